@@ -1,0 +1,670 @@
+/**
+ * Length-prefixed framing, as RocketMQ puts messages on the wire:
+ *
+ * ```text
+ * | length: uint32 big-endian | payload: length bytes |
+ * ```
+ *
+ * The length counts the payload only. This module offers the codec at three levels:
+ *
+ * - `encode` / `encodeHeader` / `encodeStream` for the outbound side;
+ * - `makeDecoder`, a synchronous, mutable decoder that a socket reader drives directly (no allocation per
+ *   frame beyond the payload view);
+ * - `decode` / `decodeChannel`, the same decoder as a stream transformation, and the sinks `exactly` and
+ *   `frame` for reading a raw prefix or a single frame off a stream with `Stream.peel`.
+ *
+ * Inbound lengths are checked against `maxMessageSize` as soon as the four length bytes are there, so a
+ * peer speaking another protocol on the port, or a hostile length, never makes us allocate.
+ *
+ * @since 0.1.0
+ */
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Either from "effect/Either"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { FrameTooLargeError, TruncatedFrameError } from "./TransportError.js"
+import type { FrameError } from "./TransportError.js"
+
+/**
+ * The size of the length prefix in bytes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const HEADER_SIZE = 4
+
+/**
+ * The largest payload length the prefix can express.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_FRAME_LENGTH = 0xFFFFFFFF
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface FramingOptions {
+  /** The largest payload, in bytes, accepted inbound or produced outbound. */
+  readonly maxMessageSize: number
+}
+
+// A limit above what the prefix can express (or a nonsensical one) must not let a length through that the
+// header cannot carry, so every check runs against the clamped value.
+const limitOf = (options: FramingOptions): number => {
+  const max = options.maxMessageSize
+  return max >= 0 && max <= MAX_FRAME_LENGTH ? Math.floor(max) : max > MAX_FRAME_LENGTH ? MAX_FRAME_LENGTH : 0
+}
+
+const EMPTY = new Uint8Array(0)
+
+// ---------------------------------------------------------------------------------------------------------
+// encoding
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The four length bytes for a payload of `length` bytes. `length` is taken modulo 2^32; callers that
+ * accept lengths from outside check them first (as `encode` does).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeHeader = (length: number): Uint8Array => {
+  const header = new Uint8Array(HEADER_SIZE)
+  writeHeader(header, 0, length)
+  return header
+}
+
+const writeHeader = (target: Uint8Array, offset: number, length: number): void => {
+  target[offset] = length >>> 24
+  target[offset + 1] = length >>> 16
+  target[offset + 2] = length >>> 8
+  target[offset + 3] = length
+}
+
+const outboundTooLarge = (size: number, limit: number) =>
+  new FrameTooLargeError({ direction: "outbound", size, maxSize: limit })
+
+/**
+ * Frames one payload into a new buffer (header followed by payload). A payload over `maxMessageSize` is
+ * refused before any byte is produced.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (
+  payload: Uint8Array,
+  options: FramingOptions
+): Either.Either<Uint8Array, FrameTooLargeError> => {
+  const limit = limitOf(options)
+  if (payload.length > limit) return Either.left(outboundTooLarge(payload.length, limit))
+  const frame = new Uint8Array(HEADER_SIZE + payload.length)
+  writeHeader(frame, 0, payload.length)
+  frame.set(payload, HEADER_SIZE)
+  return Either.right(frame)
+}
+
+/**
+ * Frames payloads as a channel. Each input chunk becomes one buffer holding all its frames, so a socket
+ * writer issues one write per batch. A payload over the limit fails the channel; the frames before it in
+ * the same chunk are still emitted, so what went out is always a whole number of frames.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeChannel = <IE = never, Done = unknown>(
+  options: FramingOptions
+): Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, IE | FrameTooLargeError, IE, Done, Done> => {
+  const limit = limitOf(options)
+  const loop: Channel.Channel<
+    Chunk.Chunk<Uint8Array>,
+    Chunk.Chunk<Uint8Array>,
+    IE | FrameTooLargeError,
+    IE,
+    Done,
+    Done
+  > = Channel.readWithCause({
+    onInput: (input: Chunk.Chunk<Uint8Array>) => {
+      const payloads = Chunk.toReadonlyArray(input)
+      let count = 0
+      let total = 0
+      let failure: FrameTooLargeError | undefined
+      for (; count < payloads.length; count++) {
+        const size = payloads[count].length
+        if (size > limit) {
+          failure = outboundTooLarge(size, limit)
+          break
+        }
+        total += HEADER_SIZE + size
+      }
+      let next = failure === undefined ? loop : Channel.fail(failure)
+      if (count > 0) {
+        const out = new Uint8Array(total)
+        let offset = 0
+        for (let i = 0; i < count; i++) {
+          const payload = payloads[i]
+          writeHeader(out, offset, payload.length)
+          out.set(payload, offset + HEADER_SIZE)
+          offset += HEADER_SIZE + payload.length
+        }
+        next = Channel.zipRight(Channel.write(Chunk.of(out)), next)
+      }
+      return next
+    },
+    onFailure: Channel.failCause,
+    onDone: Channel.succeed
+  })
+  return loop
+}
+
+/**
+ * Frames a stream of payloads into a stream of bytes, failing with `FrameTooLargeError` on a payload over
+ * the limit.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeStream =
+  (options: FramingOptions) =>
+  <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | FrameTooLargeError, R> =>
+    Stream.pipeThroughChannel(self, encodeChannel<E, unknown>(options))
+
+// ---------------------------------------------------------------------------------------------------------
+// decoding
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * An incremental frame decoder over an ordered sequence of byte chunks. It is synchronous and mutable so a
+ * socket reader can drive it without allocating per frame; `decode` wraps it as a stream transformation.
+ *
+ * Nothing is consumed until a whole frame is buffered, so a reader that gives up waiting (a receive
+ * timeout) leaves the stream aligned for the next attempt.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export interface Decoder {
+  /** Appends received bytes. The chunk is kept, not copied: do not reuse its memory afterwards. */
+  push(chunk: Uint8Array): void
+  /**
+   * The next payload, `undefined` when more bytes are needed, or a `FrameTooLargeError` when the length
+   * prefix is over the limit. After that error the decoder is poisoned and keeps returning it, since the
+   * stream can no longer be aligned. Payloads are plain `Uint8Array`s, whatever was pushed (a Node
+   * `Buffer` too). A payload inside one received chunk is a view of it; one spanning chunks is copied once,
+   * into its own buffer, or, up to 4 KiB, into a 32 KiB slab shared only with other payloads of this
+   * decoder. Either way, read a payload through its `byteOffset` and `length`.
+   */
+  nextFrame(): Uint8Array | FrameTooLargeError | undefined
+  /**
+   * Exactly `n` raw bytes, ignoring framing, or `undefined` when fewer are buffered (or `n` is not a
+   * non-negative integer). Works alongside `nextFrame` on the same byte sequence.
+   */
+  takeExactly(n: number): Uint8Array | undefined
+  /** How many more bytes the next frame needs (0 when a frame or an error is ready). */
+  neededBytes(): number
+  /**
+   * The error `nextFrame` will return once it reaches the next frame, without consuming anything: lets a
+   * reader reject a bogus length prefix as soon as its four bytes arrive, even while nobody receives.
+   */
+  headError(): FrameTooLargeError | undefined
+  /** Bytes held. */
+  readonly buffered: number
+  /**
+   * What to report at end of stream, once `nextFrame` returned `undefined`: a `TruncatedFrameError` if
+   * the bytes of an incomplete frame remain, `undefined` when nothing is left.
+   */
+  end(): TruncatedFrameError | undefined
+}
+
+// Chunks are dropped from the queue head by advancing an index; the array is reset or compacted only when
+// that is cheap relative to the work already done, so consuming stays linear however many chunks pass.
+const COMPACT_THRESHOLD = 1024
+
+class DecoderImpl implements Decoder {
+  buffered = 0
+  private chunks: Array<Uint8Array> = []
+  private head = 0
+  private offset = 0
+  private failure: FrameTooLargeError | undefined = undefined
+  private slab: Uint8Array | undefined = undefined
+  private slabOffset = 0
+  private readonly limit: number
+
+  constructor(limit: number) {
+    this.limit = limit
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+  }
+
+  nextFrame(): Uint8Array | FrameTooLargeError | undefined {
+    if (this.failure !== undefined) return this.failure
+    const buffered = this.buffered
+    if (buffered < HEADER_SIZE) return undefined
+    const chunk = this.chunks[this.head]
+    const offset = this.offset
+    const available = chunk.length - offset
+    const length = available >= HEADER_SIZE
+      ? (chunk[offset] << 24 | chunk[offset + 1] << 16 | chunk[offset + 2] << 8 | chunk[offset + 3]) >>> 0
+      : this.peekSplitHeader()
+    if (length > this.limit) return this.poison(length)
+    const total = HEADER_SIZE + length
+    if (buffered < total) return undefined
+    this.buffered = buffered - total
+    if (available >= total) {
+      const end = offset + total
+      if (end === chunk.length) this.dropHead()
+      else this.offset = end
+      return view(chunk, offset + HEADER_SIZE, length)
+    }
+    this.skip(HEADER_SIZE)
+    return this.copyOut(length)
+  }
+
+  /**
+   * Appends every frame that is ready to `out`, returning the error if a length is over the limit. The
+   * stream transformation uses it so the frames lying inside one chunk come out of a loop over locals.
+   */
+  drainInto(out: Array<Uint8Array>): FrameTooLargeError | undefined {
+    const limit = this.limit
+    for (;;) {
+      if (this.failure !== undefined) return this.failure
+      if (this.buffered < HEADER_SIZE) return undefined
+      const chunk = this.chunks[this.head]
+      const size = chunk.length
+      const start = this.offset
+      const buffer = chunk.buffer
+      const base = chunk.byteOffset
+      let offset = start
+      while (size - offset >= HEADER_SIZE) {
+        const length = (chunk[offset] << 24 | chunk[offset + 1] << 16 | chunk[offset + 2] << 8 | chunk[offset + 3]) >>>
+          0
+        const end = offset + HEADER_SIZE + length
+        if (length > limit || end > size) break
+        out.push(new Uint8Array(buffer, base + offset + HEADER_SIZE, length))
+        offset = end
+      }
+      if (offset !== start) {
+        this.buffered -= offset - start
+        if (offset === size) this.dropHead()
+        else this.offset = offset
+      }
+      // What is left is a frame that spans chunks, an incomplete one, or an error: the general path decides.
+      const next = this.nextFrame()
+      if (next === undefined) return undefined
+      if (!(next instanceof Uint8Array)) return next
+      out.push(next)
+    }
+  }
+
+  takeExactly(n: number): Uint8Array | undefined {
+    if (n === 0) return EMPTY
+    // A fractional or negative count would desynchronise `buffered` from the views handed out.
+    if (!(n > 0 && Number.isSafeInteger(n)) || this.buffered < n) return undefined
+    this.buffered -= n
+    const chunk = this.chunks[this.head]
+    const offset = this.offset
+    if (chunk.length - offset >= n) {
+      const end = offset + n
+      if (end === chunk.length) this.dropHead()
+      else this.offset = end
+      return view(chunk, offset, n)
+    }
+    return this.copyOut(n)
+  }
+
+  neededBytes(): number {
+    if (this.failure !== undefined) return 0
+    if (this.buffered < HEADER_SIZE) return HEADER_SIZE - this.buffered
+    const length = this.peekHeader()
+    if (length > this.limit) return 0
+    const missing = HEADER_SIZE + length - this.buffered
+    return missing > 0 ? missing : 0
+  }
+
+  headError(): FrameTooLargeError | undefined {
+    if (this.failure !== undefined) return this.failure
+    if (this.buffered < HEADER_SIZE) return undefined
+    const length = this.peekHeader()
+    return length > this.limit ? this.poison(length) : undefined
+  }
+
+  end(): TruncatedFrameError | undefined {
+    const buffered = this.buffered
+    if (buffered === 0) return undefined
+    if (buffered < HEADER_SIZE) {
+      return new TruncatedFrameError({ part: "header", expected: HEADER_SIZE, received: buffered })
+    }
+    const length = this.peekHeader()
+    if (HEADER_SIZE + length <= buffered) return undefined
+    return new TruncatedFrameError({ part: "body", expected: length, received: buffered - HEADER_SIZE })
+  }
+
+  /** Hands back every buffered byte as views, in order, leaving the decoder empty. */
+  drain(): Array<Uint8Array> {
+    const out: Array<Uint8Array> = []
+    for (let i = this.head; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i]
+      out.push(i === this.head && this.offset > 0 ? view(chunk, this.offset, chunk.length - this.offset) : chunk)
+    }
+    this.chunks = []
+    this.head = 0
+    this.offset = 0
+    this.buffered = 0
+    return out
+  }
+
+  private peekHeader(): number {
+    const chunk = this.chunks[this.head]
+    const o = this.offset
+    return chunk.length - o >= HEADER_SIZE
+      ? (chunk[o] << 24 | chunk[o + 1] << 16 | chunk[o + 2] << 8 | chunk[o + 3]) >>> 0
+      : this.peekSplitHeader()
+  }
+
+  // Only reached when the four length bytes straddle chunks; the caller has checked they are buffered.
+  private peekSplitHeader(): number {
+    let value = 0
+    let index = this.head
+    let offset = this.offset
+    for (let read = 0; read < HEADER_SIZE; read++) {
+      let chunk = this.chunks[index]
+      while (offset >= chunk.length) {
+        chunk = this.chunks[++index]
+        offset = 0
+      }
+      value = value * 256 + chunk[offset++]
+    }
+    return value
+  }
+
+  private headerBytes(): Uint8Array {
+    const header = new Uint8Array(HEADER_SIZE)
+    let index = this.head
+    let offset = this.offset
+    for (let read = 0; read < HEADER_SIZE; read++) {
+      let chunk = this.chunks[index]
+      while (offset >= chunk.length) {
+        chunk = this.chunks[++index]
+        offset = 0
+      }
+      header[read] = chunk[offset++]
+    }
+    return header
+  }
+
+  private poison(length: number): FrameTooLargeError {
+    this.failure = new FrameTooLargeError({
+      direction: "inbound",
+      size: length,
+      maxSize: this.limit,
+      header: this.headerBytes()
+    })
+    return this.failure
+  }
+
+  private skip(n: number): void {
+    while (n > 0) {
+      const chunk = this.chunks[this.head]
+      const available = chunk.length - this.offset
+      if (available > n) {
+        this.offset += n
+        return
+      }
+      n -= available
+      this.dropHead()
+    }
+  }
+
+  // Copies `n` bytes that span chunks into one new buffer; `buffered` was already reduced.
+  private copyOut(n: number): Uint8Array {
+    const out = n <= SLAB_COPY_MAX ? this.carve(n) : allocate(n)
+    let written = 0
+    while (written < n) {
+      const chunk = this.chunks[this.head]
+      const offset = this.offset
+      const available = chunk.length - offset
+      const wanted = n - written
+      if (available > wanted) {
+        out.set(view(chunk, offset, wanted), written)
+        this.offset = offset + wanted
+        return out
+      }
+      out.set(offset === 0 ? chunk : view(chunk, offset, available), written)
+      written += available
+      this.dropHead()
+    }
+    return out
+  }
+
+  // Small copies share a slab that belongs to this decoder, so they cost a view rather than a buffer each
+  // (the buffer allocation would cost more than the copy).
+  private carve(n: number): Uint8Array {
+    let slab = this.slab
+    if (slab === undefined || slab.length - this.slabOffset < n) {
+      slab = this.slab = allocate(SLAB_SIZE)
+      this.slabOffset = 0
+    }
+    const start = this.slabOffset
+    this.slabOffset = start + n
+    return view(slab, start, n)
+  }
+
+  private dropHead(): void {
+    const chunks = this.chunks
+    // Release the reference so the consumed chunk can be collected while views of it are not held.
+    chunks[this.head] = EMPTY
+    this.offset = 0
+    if (++this.head === chunks.length) {
+      chunks.length = 0
+      this.head = 0
+    } else if (this.head >= COMPACT_THRESHOLD && this.head * 2 >= chunks.length) {
+      this.chunks = chunks.slice(this.head)
+      this.head = 0
+    }
+  }
+}
+
+// Payload views are plain `Uint8Array`s built directly on the chunk's memory: on Node, `subarray` of a
+// `Buffer` goes through `Buffer`'s own constructor and costs two to three times as much, which is most of
+// the per-frame cost for small frames.
+const view = (chunk: Uint8Array, start: number, length: number): Uint8Array =>
+  new Uint8Array(chunk.buffer, chunk.byteOffset + start, length)
+
+// A slab is small enough that a frame kept long pins little memory, and holds at least eight copies.
+const SLAB_SIZE = 32 * 1024
+const SLAB_COPY_MAX = 4 * 1024
+
+// Copies of spanning payloads are overwritten in full at once, so zero-filling them first is wasted work;
+// on Node, `Buffer.allocUnsafeSlow` skips it (and never hands out a slice of a shared pool).
+const allocate: (size: number) => Uint8Array = (() => {
+  const NodeBuffer = (globalThis as { readonly Buffer?: { readonly allocUnsafeSlow?: unknown } }).Buffer
+  if (NodeBuffer !== undefined && typeof NodeBuffer.allocUnsafeSlow === "function") {
+    const allocUnsafeSlow = NodeBuffer.allocUnsafeSlow as (size: number) => Uint8Array
+    return (size) => new Uint8Array(allocUnsafeSlow(size).buffer, 0, size)
+  }
+  return (size) => new Uint8Array(size)
+})()
+
+/**
+ * Creates a decoder that accepts payloads of up to `maxMessageSize` bytes.
+ *
+ * @example
+ * ```ts
+ * import { Framing } from "@rocketmq-effect/transport"
+ *
+ * const decoder = Framing.makeDecoder({ maxMessageSize: 4 * 1024 * 1024 })
+ * decoder.push(new Uint8Array([0, 0, 0, 2, 104]))
+ * decoder.nextFrame() // undefined: one payload byte is missing, nothing was consumed
+ * decoder.push(new Uint8Array([105]))
+ * decoder.nextFrame() // Uint8Array [104, 105]
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const makeDecoder = (options: FramingOptions): Decoder => new DecoderImpl(limitOf(options))
+
+// A batch's frames go out together, but a large batch is cut into several outputs: frames held until
+// the end of a big batch outlive the young generation and make the collector copy them, which cost more
+// than the decoding itself (and copies of large payloads would pile up in memory).
+const FLUSH_FRAMES = 1024
+const FLUSH_BYTES = 1024 * 1024
+
+/**
+ * The decoder as a channel: each input chunk batch yields one output chunk with the frames it completed
+ * (very large batches yield several). Fails with `FrameTooLargeError` on a length over the limit (after
+ * emitting the frames before it) and with `TruncatedFrameError` when the input ends inside a frame.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeChannel = <IE = never, Done = unknown>(
+  options: FramingOptions
+): Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, IE | FrameError, IE, Done, Done> =>
+  Channel.suspend(() => {
+    type Decoding = Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, IE | FrameError, IE, Done, Done>
+    const decoder = new DecoderImpl(limitOf(options))
+    const decodeFrom = (chunks: ReadonlyArray<Uint8Array>, start: number): Decoding => {
+      const frames: Array<Uint8Array> = []
+      let bytes = 0
+      for (let i = start; i < chunks.length; i++) {
+        decoder.push(chunks[i])
+        bytes += chunks[i].length
+        const failure = decoder.drainInto(frames)
+        if (failure !== undefined) {
+          const failed = Channel.fail(failure)
+          return frames.length === 0 ? failed : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(frames)), failed)
+        }
+        if ((frames.length >= FLUSH_FRAMES || bytes >= FLUSH_BYTES) && i + 1 < chunks.length) {
+          const next = i + 1
+          return Channel.zipRight(
+            Channel.write(Chunk.unsafeFromArray(frames)),
+            Channel.suspend(() => decodeFrom(chunks, next))
+          )
+        }
+      }
+      // Batches that only advance a large frame emit nothing rather than an empty chunk.
+      return frames.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(frames)), loop)
+    }
+    const loop: Decoding = Channel.readWithCause({
+      onInput: (input: Chunk.Chunk<Uint8Array>) => decodeFrom(Chunk.toReadonlyArray(input), 0),
+      onFailure: Channel.failCause,
+      onDone: (done) => {
+        const truncated = decoder.end()
+        return truncated === undefined ? Channel.succeed(done) : Channel.fail(truncated)
+      }
+    })
+    return loop
+  })
+
+/**
+ * Splits a byte stream into frame payloads.
+ *
+ * @example
+ * ```ts
+ * import { Framing } from "@rocketmq-effect/transport"
+ * import { Stream } from "effect"
+ *
+ * const payloads = Stream.make(new Uint8Array([0, 0, 0, 1, 42])).pipe(
+ *   Framing.decode({ maxMessageSize: 1024 })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode =
+  (options: FramingOptions) =>
+  <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | FrameError, R> =>
+    Stream.pipeThroughChannel(self, decodeChannel<E, unknown>(options))
+
+// ---------------------------------------------------------------------------------------------------------
+// sinks
+// ---------------------------------------------------------------------------------------------------------
+
+// Feeds input into a decoder until `take` yields bytes, then hands the unread bytes (buffered ones first,
+// then the rest of the batch) back as leftovers so `Stream.peel` continues exactly after them.
+const takeSink = <E, EE>(
+  limit: number,
+  take: (decoder: DecoderImpl) => Uint8Array | E | undefined,
+  atEnd: (decoder: DecoderImpl) => EE
+): Sink.Sink<Uint8Array, Uint8Array, Uint8Array, E | EE> =>
+  Sink.fromChannel(Channel.suspend(() => {
+    const decoder = new DecoderImpl(limit)
+    type Taking = Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E | EE, never, Uint8Array, unknown>
+    const loop: Taking = Channel.readWithCause({
+      onInput: (input: Chunk.Chunk<Uint8Array>): Taking => {
+        const chunks = Chunk.toReadonlyArray(input)
+        for (let i = 0; i < chunks.length; i++) {
+          decoder.push(chunks[i])
+          const result = take(decoder)
+          if (result === undefined) continue
+          if (!(result instanceof Uint8Array)) return Channel.fail(result)
+          const leftovers = decoder.drain()
+          for (let j = i + 1; j < chunks.length; j++) leftovers.push(chunks[j])
+          const done = Channel.succeed(result)
+          return leftovers.length === 0
+            ? done
+            : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(leftovers)), done)
+        }
+        return loop
+      },
+      onFailure: Channel.failCause,
+      onDone: (): Taking => {
+        // Asking again covers a request that needs no bytes at all (an empty `exactly(0)` stream).
+        const result = take(decoder)
+        if (result === undefined) return Channel.fail(atEnd(decoder))
+        return result instanceof Uint8Array ? Channel.succeed(result) : Channel.fail(result)
+      }
+    })
+    return loop
+  }))
+
+/**
+ * A sink taking exactly `n` raw bytes (ignoring framing) and leaving the rest of the stream untouched,
+ * for a prefix read before frames start. Fails with `TruncatedFrameError` (part `"bytes"`) when the stream
+ * ends first.
+ *
+ * @example
+ * ```ts
+ * import { Framing } from "@rocketmq-effect/transport"
+ * import { Effect, Stream } from "effect"
+ *
+ * declare const bytes: Stream.Stream<Uint8Array>
+ *
+ * const program = Effect.gen(function*() {
+ *   const [prefix, rest] = yield* Stream.peel(bytes, Framing.exactly(8))
+ *   return { prefix, frames: rest.pipe(Framing.decode({ maxMessageSize: 1024 })) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const exactly = (n: number): Sink.Sink<Uint8Array, Uint8Array, Uint8Array, TruncatedFrameError> =>
+  takeSink<never, TruncatedFrameError>(
+    0,
+    (decoder) => decoder.takeExactly(n),
+    (decoder) => new TruncatedFrameError({ part: "bytes", expected: n, received: decoder.buffered })
+  )
+
+/**
+ * A sink taking one frame's payload and leaving the rest of the stream untouched. Fails with
+ * `FrameTooLargeError` on a length over the limit and with `TruncatedFrameError` when the stream ends
+ * inside (or before) the frame.
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const frame = (options: FramingOptions): Sink.Sink<Uint8Array, Uint8Array, Uint8Array, FrameError> =>
+  takeSink<FrameTooLargeError, TruncatedFrameError>(
+    limitOf(options),
+    (decoder) => decoder.nextFrame(),
+    (decoder) => decoder.end() ?? new TruncatedFrameError({ part: "header", expected: HEADER_SIZE, received: 0 })
+  )
