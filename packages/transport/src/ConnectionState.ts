@@ -200,7 +200,8 @@ export const format = (state: ConnectionState): string =>
       }${s.exhausted ? ", retries exhausted" : ""}${
         Option.match(s.retryIn, {
           onNone: () => "",
-          onSome: (delay) => Duration.toMillis(delay) === 0 ? ", retrying now" : `, retrying in ${Duration.format(delay)}`
+          onSome: (delay) =>
+            Duration.toMillis(delay) === 0 ? ", retrying now" : `, retrying in ${Duration.format(delay)}`
         })
       }`,
     Connecting: (s) => `connecting to ${s.address} (attempt ${s.attempt})`,

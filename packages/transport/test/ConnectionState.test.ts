@@ -7,7 +7,13 @@ import * as TransportError from "../src/TransportError.js"
 const cause = new TransportError.ConnectionError({ reason: "Connect", address: "h:1" })
 
 const states: Record<ConnectionState.ConnectionState["_tag"], ConnectionState.ConnectionState> = {
-  Disconnected: ConnectionState.Disconnected({ attempts: 2, cause: Option.none(), retryIn: Option.none(), exhausted: false, generation: 3 }),
+  Disconnected: ConnectionState.Disconnected({
+    attempts: 2,
+    cause: Option.none(),
+    retryIn: Option.none(),
+    exhausted: false,
+    generation: 3
+  }),
   Connecting: ConnectionState.Connecting({ attempt: 3, address: "h:1", generation: 3 }),
   Connected: ConnectionState.Connected({ generation: 4, address: "10.0.0.1:1" }),
   Closed: ConnectionState.Closed({ generation: 4 })
@@ -61,14 +67,26 @@ describe("ConnectionState", () => {
     let s = ConnectionState.initial
     assert.deepStrictEqual(
       s,
-      ConnectionState.Disconnected({ attempts: 0, cause: Option.none(), retryIn: Option.none(), exhausted: false, generation: 0 })
+      ConnectionState.Disconnected({
+        attempts: 0,
+        cause: Option.none(),
+        retryIn: Option.none(),
+        exhausted: false,
+        generation: 0
+      })
     )
     s = step(s, events.Connect)
     assert.deepStrictEqual(s, ConnectionState.Connecting({ attempt: 1, address: "h:1", generation: 0 }))
     s = step(s, events.Disconnect)
     assert.deepStrictEqual(
       s,
-      ConnectionState.Disconnected({ attempts: 1, cause: Option.some(cause), retryIn: Option.none(), exhausted: false, generation: 0 })
+      ConnectionState.Disconnected({
+        attempts: 1,
+        cause: Option.some(cause),
+        retryIn: Option.none(),
+        exhausted: false,
+        generation: 0
+      })
     )
     s = step(s, events.Connect)
     assert.strictEqual(s._tag === "Connecting" && s.attempt, 2)
@@ -79,7 +97,13 @@ describe("ConnectionState", () => {
     // After a connection was up the attempt count starts over.
     assert.deepStrictEqual(
       s,
-      ConnectionState.Disconnected({ attempts: 0, cause: Option.some(cause), retryIn: Option.none(), exhausted: false, generation: 1 })
+      ConnectionState.Disconnected({
+        attempts: 0,
+        cause: Option.some(cause),
+        retryIn: Option.none(),
+        exhausted: false,
+        generation: 1
+      })
     )
     s = step(step(s, events.Connect), events.ConnectSuccess)
     assert.strictEqual(s._tag === "Connected" && s.generation, 2)
@@ -93,7 +117,13 @@ describe("ConnectionState", () => {
     assert.strictEqual(ConnectionState.format(states.Connecting), "connecting to h:1 (attempt 3)")
     assert.strictEqual(
       ConnectionState.format(
-        ConnectionState.Disconnected({ attempts: 1, cause: Option.some(cause), retryIn: Option.none(), exhausted: true, generation: 0 })
+        ConnectionState.Disconnected({
+          attempts: 1,
+          cause: Option.some(cause),
+          retryIn: Option.none(),
+          exhausted: true,
+          generation: 0
+        })
       ),
       "disconnected after 1 failed attempt (could not connect to h:1), retries exhausted"
     )

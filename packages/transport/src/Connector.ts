@@ -1,0 +1,55 @@
+/**
+ * How the transport opens a connection. A `Connector` turns a config into one open connection, presented as
+ * an `@effect/platform` `Socket` plus flow control; the transport never learns what is underneath.
+ *
+ * `@rocketmq-effect/transport-node` provides the TCP connector; `TestConnector` provides an in-memory one
+ * whose peer a test scripts.
+ *
+ * @since 0.1.0
+ */
+import type * as Socket from "@effect/platform/Socket"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { TransportConfig } from "./TransportConfig.js"
+import type { ConnectionError } from "./TransportError.js"
+
+/**
+ * One open connection.
+ *
+ * The connection belongs to the `Scope` it was opened in: closing that scope releases it. `socket` is already
+ * open: its `run` reads this connection only (a clean close by the peer ends `run` with success, a failure
+ * fails it), and its `writer` writes to it, each write completing once the connection has accepted the bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  /** The remote end actually reached, as `host:port`. */
+  readonly remoteAddress: string
+  readonly socket: Socket.Socket
+  /**
+   * Stops reading from the peer, so that its writes back up into TCP instead of into memory. Idempotent.
+   */
+  readonly pause: () => void
+  /** Starts reading again after `pause`. Idempotent. */
+  readonly resume: () => void
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectorService {
+  /**
+   * Opens one connection to `config.address`, honouring what it can of the config's socket options. The
+   * transport bounds the attempt by `connectTimeout` itself, so a connector does not have to.
+   */
+  readonly connect: (config: TransportConfig) => Effect.Effect<Connection, ConnectionError, Scope.Scope>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Connector extends Context.Tag("@rocketmq-effect/transport/Connector")<Connector, ConnectorService>() {}

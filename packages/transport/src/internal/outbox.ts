@@ -1,0 +1,176 @@
+import * as Effect from "effect/Effect"
+
+/**
+ * A send waiting to be written. `state` moves forward only: waiting for budget → queued → writing → done.
+ */
+interface Entry<E> {
+  readonly bytes: Uint8Array
+  readonly resume: (effect: Effect.Effect<void, E>) => void
+  state: EntryState
+}
+
+const enum EntryState {
+  Waiting,
+  Queued,
+  Writing,
+  Done
+}
+
+/**
+ * The outbound side of one connection: a byte budget for everything accepted but not yet written, and a queue
+ * that one writer fiber drains in batches.
+ *
+ * Why a hand-made queue rather than an Effect `Queue` plus a `Semaphore`: a send must fail the moment its
+ * connection drops, whatever it is waiting on (budget, queue or the socket's write callback), and a send that
+ * gives up before its bytes were handed to the socket must leave nothing behind. Tracking each entry's state
+ * in one place makes both cheap: no fiber per send, no race per send.
+ *
+ * @internal
+ */
+export class Outbox<E> {
+  private waiting: Array<Entry<E>> = []
+  private queued: Array<Entry<E>> = []
+  private used = 0
+  private failure: E | undefined = undefined
+  private wakeWriter: (() => void) | undefined = undefined
+
+  constructor(
+    /** Bytes that may be accepted but not yet written at once. A larger single frame is let in alone. */
+    readonly capacity: number,
+    /** Small frames are joined into writes of about this size. */
+    readonly batchBytes: number
+  ) {}
+
+  /** Completes when the writer has handed the bytes to the connection and it accepted them. */
+  offer(bytes: Uint8Array): Effect.Effect<void, E> {
+    return Effect.async<void, E>((resume) => {
+      if (this.failure !== undefined) return resume(Effect.fail(this.failure))
+      const entry: Entry<E> = { bytes, resume, state: EntryState.Waiting }
+      if (this.waiting.length === 0 && this.fits(bytes.length)) this.admit(entry)
+      else this.waiting.push(entry)
+      return Effect.sync(() => this.cancel(entry))
+    })
+  }
+
+  /** Waits for queued entries and hands the writer the next batch to write. */
+  readonly takeBatch: Effect.Effect<ReadonlyArray<Uint8Array>, E> = Effect.suspend(() => {
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.queued.length > 0) return Effect.succeed(this.startBatch())
+    return Effect.async<void>((resume) => {
+      this.wakeWriter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.wakeWriter = undefined
+      })
+    }).pipe(Effect.zipRight(this.takeBatch))
+  })
+
+  private batch: Array<Entry<E>> = []
+
+  private startBatch(): ReadonlyArray<Uint8Array> {
+    const out: Array<Uint8Array> = []
+    let size = 0
+    let taken = 0
+    const queued = this.queued
+    while (taken < queued.length) {
+      const entry = queued[taken]!
+      if (out.length > 0 && size + entry.bytes.length > this.batchBytes) break
+      taken++
+      if (entry.state !== EntryState.Queued) continue
+      entry.state = EntryState.Writing
+      this.batch.push(entry)
+      out.push(entry.bytes)
+      size += entry.bytes.length
+    }
+    this.queued = taken === queued.length ? [] : queued.slice(taken)
+    return out
+  }
+
+  /** The batch handed out by `takeBatch` was accepted by the connection. Returns its frame count and bytes. */
+  completeBatch(): { readonly frames: number; readonly bytes: number } {
+    const batch = this.batch
+    this.batch = []
+    let bytes = 0
+    for (const entry of batch) {
+      bytes += entry.bytes.length
+      this.release(entry)
+      if (entry.state === EntryState.Writing) {
+        entry.state = EntryState.Done
+        entry.resume(Effect.void)
+      }
+    }
+    this.admitWaiting()
+    return { frames: batch.length, bytes }
+  }
+
+  /** Fails every pending send with `error` and every later one too. */
+  fail(error: E): void {
+    if (this.failure !== undefined) return
+    this.failure = error
+    const pending = [...this.waiting, ...this.queued, ...this.batch]
+    this.waiting = []
+    this.queued = []
+    this.batch = []
+    this.used = 0
+    for (const entry of pending) {
+      if (entry.state !== EntryState.Done) {
+        entry.state = EntryState.Done
+        entry.resume(Effect.fail(error))
+      }
+    }
+    this.wake()
+  }
+
+  private fits(size: number): boolean {
+    return this.used === 0 || this.used + size <= this.capacity
+  }
+
+  private admit(entry: Entry<E>): void {
+    entry.state = EntryState.Queued
+    this.used += entry.bytes.length
+    this.queued.push(entry)
+    this.wake()
+  }
+
+  private admitWaiting(): void {
+    let i = 0
+    while (i < this.waiting.length && this.fits(this.waiting[i]!.bytes.length)) {
+      this.admit(this.waiting[i]!)
+      i++
+    }
+    if (i > 0) this.waiting = this.waiting.slice(i)
+  }
+
+  private release(entry: Entry<E>): void {
+    this.used -= entry.bytes.length
+  }
+
+  private cancel(entry: Entry<E>): void {
+    switch (entry.state) {
+      case EntryState.Waiting: {
+        entry.state = EntryState.Done
+        const index = this.waiting.indexOf(entry)
+        if (index >= 0) this.waiting.splice(index, 1)
+        if (index === 0) this.admitWaiting()
+        return
+      }
+      case EntryState.Queued: {
+        // Not handed to the connection yet: it is skipped, so nothing of it is ever written.
+        entry.state = EntryState.Done
+        this.release(entry)
+        this.admitWaiting()
+        return
+      }
+      default:
+        // Already being written: the frame goes out whole; the caller just stops waiting for it.
+        return
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakeWriter
+    if (wake !== undefined) {
+      this.wakeWriter = undefined
+      wake()
+    }
+  }
+}
