@@ -1,0 +1,100 @@
+/**
+ * The transport over TCP: `NodeTransport.layer(config)` is the layer users provide into their programs. It
+ * provides both this module's tag and the abstract `Transport.Transport`, so code written against the core
+ * runs unchanged.
+ *
+ * @example
+ * ```ts
+ * import { NodeTransport } from "@rocketmq-effect/transport-node"
+ * import { Transport, TransportConfig } from "@rocketmq-effect/transport"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const transport = yield* Transport.Transport
+ *   yield* transport.awaitConnected
+ *   yield* transport.send(new TextEncoder().encode("ping"))
+ *   return yield* transport.recvPkg()
+ * })
+ *
+ * const TransportLayer = NodeTransport.layer(TransportConfig.DEFAULT)
+ * program.pipe(Effect.provide(TransportLayer), Effect.runPromise)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Transport from "@rocketmq-effect/transport/Transport"
+import * as TransportClient from "@rocketmq-effect/transport/TransportClient"
+import type { TransportConfig } from "@rocketmq-effect/transport/TransportConfig"
+import * as TransportConfigModule from "@rocketmq-effect/transport/TransportConfig"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as NodeConnector from "./NodeConnector.js"
+
+/**
+ * The TCP transport's own tag, for programs that want to say they need TCP in particular.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class NodeTransport extends Context.Tag("@rocketmq-effect/transport-node/NodeTransport")<
+  NodeTransport,
+  Transport.TransportService
+>() {}
+
+const makeContext = (config: TransportConfig, options: Transport.Options | undefined) =>
+  Effect.map(
+    Transport.make(config, options),
+    (transport) => Context.make(Transport.Transport, transport).pipe(Context.add(NodeTransport, transport))
+  )
+
+/**
+ * The transport over TCP, connecting to `config.address` when the layer is built (unless `autoStart` is
+ * false). Closing the layer's scope closes the transport.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  config: TransportConfig,
+  options?: Transport.Options
+): Layer.Layer<Transport.Transport | NodeTransport> =>
+  Layer.scopedContext(makeContext(config, options)).pipe(Layer.provide(NodeConnector.layer))
+
+/**
+ * The transport over TCP with its config loaded through Effect `Config`, by default from `TRANSPORT_*`
+ * environment variables (see `TransportConfig.config`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<TransportConfig> = TransportConfigModule.config(),
+  options?: Transport.Options
+): Layer.Layer<Transport.Transport | NodeTransport, ConfigError.ConfigError> =>
+  Layer.scopedContext(Effect.flatMap(config, (config) => makeContext(config, options))).pipe(
+    Layer.provide(NodeConnector.layer)
+  )
+
+/**
+ * The Promise API over TCP: a `TransportClient` for code that does not use Effect.
+ *
+ * @example
+ * ```ts
+ * const client = await NodeTransport.makeClient(config)
+ * await client.awaitConnected()
+ * await client.send(payload)
+ * const reply = await client.recvPkg()
+ * await client.stop()
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeClient = (
+  config: TransportConfig,
+  options?: Transport.Options
+): Promise<TransportClient.TransportClient> =>
+  TransportClient.make(Transport.layer(config, options).pipe(Layer.provide(NodeConnector.layer)))
