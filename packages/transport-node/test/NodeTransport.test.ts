@@ -1,0 +1,504 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
+import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
+import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
+import * as Framing from "@rocketmq-effect/transport/Framing"
+import type * as Transport from "@rocketmq-effect/transport/Transport"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { eventually, pattern, unusedPort } from "./PlainPeers.js"
+import {
+  activeHandles,
+  awaitState,
+  awaitTcpHandles,
+  concatBytes,
+  configFor,
+  echoServer,
+  hangingPort,
+  isConnected,
+  isDisconnectedWith,
+  KiB,
+  live,
+  makeTransport,
+  MiB,
+  recordStates,
+  sameBytes,
+  tcpHandles
+} from "./TcpFixtures.js"
+
+type State = ConnectionState.ConnectionState
+
+const closedAfterStop = (transport: Transport.TransportService) =>
+  Effect.gen(function*() {
+    const failures = [
+      yield* Effect.flip(transport.send(new Uint8Array(1))),
+      yield* Effect.flip(transport.output(Framing.encodeHeader(0))),
+      yield* Effect.flip(transport.recvPkg()),
+      yield* Effect.flip(transport.recv(1)),
+      yield* Effect.flip(transport.awaitConnected),
+      yield* Effect.flip(transport.start)
+    ]
+    for (const failure of failures) assert.strictEqual(failure._tag, "ConnectionClosedError", failure.message)
+    // The frames stream just ends.
+    assert.strictEqual(Chunk.size(yield* Stream.runCollect(transport.frames)), 0)
+    assert.strictEqual((yield* transport.state)._tag, "Closed")
+  })
+
+// ---- 50 fibers × 200 frames: every payload says who sent it, so any mixing or reordering shows -------------
+
+const FIBERS = 50
+const FRAMES_PER_FIBER = 200
+
+const sizeOf = (fiber: number, seq: number): number => {
+  if (seq === 0) return 1
+  if (seq === FRAMES_PER_FIBER - 1) return 64 * KiB
+  const x = Math.imul(fiber * FRAMES_PER_FIBER + seq, 0x9e3779b1) >>> 0
+  // One frame in twenty is large (up to 64 KiB), the others up to 2 KiB.
+  return x % 20 === 0 ? 1 + ((x >>> 8) % (64 * KiB)) : 1 + ((x >>> 8) % (2 * KiB))
+}
+
+/** Byte 0: the fiber; bytes 1-2: the sequence number; then a fill that depends on both and on the position. */
+const payloadOf = (fiber: number, seq: number): Uint8Array => {
+  const size = sizeOf(fiber, seq)
+  const bytes = new Uint8Array(size)
+  bytes[0] = fiber
+  if (size > 1) bytes[1] = seq >>> 8
+  if (size > 2) bytes[2] = seq & 0xff
+  for (let i = 3; i < size; i++) bytes[i] = (i * 131 + fiber * 17 + seq * 7 + (i >>> 8)) & 0xff
+  return bytes
+}
+
+describe("NodeTransport", () => {
+  describe("the state diagram, over real sockets", () => {
+    live(
+      "refused → Disconnected with the cause; a server appears → Connecting → Connected",
+      () =>
+        Effect.gen(function*() {
+          const port = yield* unusedPort
+          const transport = yield* makeTransport(yield* configFor(port), { autoStart: false })
+          const states = yield* recordStates(transport)
+          yield* transport.start
+          const refused = yield* states.next((s) => s._tag === "Disconnected" && Option.isSome(s.cause))
+          assert.strictEqual(refused._tag, "Disconnected")
+          if (refused._tag === "Disconnected") {
+            assert.strictEqual(refused.attempts, 1)
+            assert.isFalse(refused.exhausted)
+            assert.deepStrictEqual(refused.retryIn, Option.some(Duration.millis(50)))
+            const cause = Option.getOrThrow(refused.cause)
+            assert.strictEqual(cause._tag, "ConnectionError")
+            assert.strictEqual(cause._tag === "ConnectionError" && cause.reason, "Connect")
+            assert.match(cause.message, /ECONNREFUSED/)
+          }
+          yield* TransportServer.make({ port }).pipe(Effect.orDie)
+          const connected = yield* states.next(isConnected(1))
+          assert.strictEqual(connected._tag === "Connected" && connected.address, `127.0.0.1:${port}`)
+          // Initial state, then refused attempts, then the one that got through.
+          const tags = states.seen.map((s) => s._tag).join(" ")
+          assert.match(tags, /^Disconnected Connecting Disconnected (Connecting Disconnected )*Connecting Connected$/)
+          const attempts = states.seen.flatMap((s) => s._tag === "Connecting" ? [s.attempt] : [])
+          assert.deepStrictEqual(attempts, attempts.map((_, i) => i + 1), "attempts counted from 1")
+        })
+    )
+
+    live(
+      "peer close (FIN) → Disconnected PeerClosed; peer reset → Disconnected Read; each reconnects",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* echoServer()
+          const transport = yield* makeTransport(yield* configFor(server.address.port))
+          const states = yield* recordStates(transport)
+          yield* states.next(isConnected(1))
+          yield* server.closeConnections()
+          const closed = yield* states.next((s) => s._tag === "Disconnected")
+          assert.isTrue(isDisconnectedWith("PeerClosed")(closed), ConnectionState.format(closed))
+          yield* states.next(isConnected(2))
+          yield* server.closeConnections({ reset: true })
+          const reset = yield* states.next((s) => s._tag === "Disconnected")
+          assert.isTrue(isDisconnectedWith("Read")(reset), ConnectionState.format(reset))
+          yield* states.next(isConnected(3))
+          // The third connection works.
+          yield* transport.send(pattern(100, 3))
+          assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(100, 3)))
+        })
+    )
+
+    live("stop from Disconnected (never started, and waiting to retry) → Closed", () =>
+      Effect.gen(function*() {
+        const port = yield* unusedPort
+        const idle = yield* makeTransport(yield* configFor(port), { autoStart: false })
+        yield* idle.stop
+        assert.deepStrictEqual(yield* idle.state, { _tag: "Closed", generation: 0 } as State)
+        yield* closedAfterStop(idle)
+
+        const retrying = yield* makeTransport(yield* configFor(port, { retryInterval: "1 minute" }))
+        yield* awaitState(retrying, isDisconnectedWith("Connect"))
+        yield* retrying.stop.pipe(Effect.timeout("2 seconds"))
+        yield* closedAfterStop(retrying)
+      }))
+
+    live("stop from Connecting → Closed at once; the hanging socket is released", () =>
+      Effect.gen(function*() {
+        const port = yield* hangingPort
+        const baseline = tcpHandles()
+        const transport = yield* makeTransport(yield* configFor(port, { connectTimeout: "1 minute" }))
+        yield* awaitState(transport, (s) => s._tag === "Connecting")
+        yield* eventually(() => tcpHandles().sockets > baseline.sockets)
+        yield* transport.stop.pipe(Effect.timeout("2 seconds"))
+        yield* closedAfterStop(transport)
+        yield* awaitTcpHandles(baseline)
+      }))
+
+    live("stop from Connected → Closed; the peer sees the connection go", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer()
+        const transport = yield* makeTransport(yield* configFor(server.address.port))
+        yield* awaitState(transport, isConnected(1))
+        assert.strictEqual(yield* server.connectionCount, 1)
+        yield* transport.stop.pipe(Effect.timeout("2 seconds"))
+        assert.deepStrictEqual(yield* transport.state, { _tag: "Closed", generation: 1 } as State)
+        yield* closedAfterStop(transport)
+        yield* eventually(() => Effect.runSync(server.connectionCount) === 0).pipe(Effect.timeout("5 seconds"))
+      }))
+  })
+
+  describe("echo round trips", () => {
+    const sizes = [0, 1, KiB, 64 * KiB, MiB]
+    const bigConfig = (port: number) => configFor(port, { maxMessageSize: 2 * MiB })
+
+    live("send / recvPkg: 0 B, 1 B, 1 KiB, 64 KiB, 1 MiB", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer({ maxMessageSize: 2 * MiB })
+        const transport = yield* makeTransport(yield* bigConfig(server.address.port))
+        yield* transport.awaitConnected
+        for (const [i, size] of sizes.entries()) {
+          yield* transport.send(pattern(size, i))
+          const echoed = yield* transport.recvPkg()
+          assert.strictEqual(echoed.length, size)
+          assert.isTrue(sameBytes(echoed, pattern(size, i)), `payload of ${size} bytes`)
+        }
+      }))
+
+    live(
+      "frames larger than the inbound budget, pipelined: reading pauses and resumes, nothing is lost",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* echoServer({ maxMessageSize: 2 * MiB })
+          const transport = yield* makeTransport(yield* bigConfig(server.address.port), {
+            inboundBufferBytes: 16 * KiB,
+            outboundBufferBytes: 64 * KiB
+          })
+          yield* transport.awaitConnected
+          const count = 40
+          const sizeOf = (i: number) => i % 4 === 0 ? MiB : 1 + (i * 7919) % (48 * KiB)
+          // All sent before anything is read: the echoes pile up against the 16 KiB budget.
+          const sending = yield* Effect.fork(
+            Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) => transport.send(pattern(sizeOf(i), i)))
+          )
+          yield* Effect.sleep("50 millis")
+          for (let i = 0; i < count; i++) {
+            const echoed = yield* transport.recvPkg()
+            assert.isTrue(sameBytes(echoed, pattern(sizeOf(i), i)), `frame ${i} of ${sizeOf(i)} bytes`)
+          }
+          yield* Fiber.join(sending)
+          assert.isTrue(isConnected(1)(yield* transport.state))
+        }),
+      20_000
+    )
+
+    live("output (pre-framed bytes), then the frames stream", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer({ maxMessageSize: 2 * MiB })
+        const transport = yield* makeTransport(yield* bigConfig(server.address.port))
+        yield* transport.awaitConnected
+        for (const [i, size] of sizes.entries()) {
+          yield* transport.output(concatBytes(Framing.encodeHeader(size), pattern(size, i)))
+        }
+        // Several frames in one output, too.
+        yield* transport.output(concatBytes(
+          Framing.encodeHeader(3),
+          pattern(3, 7),
+          Framing.encodeHeader(0),
+          Framing.encodeHeader(2),
+          pattern(2, 8)
+        ))
+        const echoed = Chunk.toArray(yield* transport.frames.pipe(Stream.take(sizes.length + 3), Stream.runCollect))
+        const expected = [...sizes.map((size, i) => pattern(size, i)), pattern(3, 7), pattern(0), pattern(2, 8)]
+        assert.strictEqual(echoed.length, expected.length)
+        for (const [i, frame] of echoed.entries()) {
+          assert.isTrue(sameBytes(frame, expected[i]!), `frame ${i} of ${expected[i]!.length} bytes`)
+        }
+      }))
+
+    live("layerConfig reads TRANSPORT_* through the ConfigProvider", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer()
+        const provider = ConfigProvider.fromMap(
+          new Map([["TRANSPORT_HOST", "127.0.0.1"], ["TRANSPORT_PORT", String(server.address.port)]])
+        )
+        const context = yield* Layer.build(NodeTransport.layerConfig()).pipe(
+          Effect.withConfigProvider(provider),
+          Effect.orDie
+        )
+        const transport = Context.get(context, NodeTransport.NodeTransport)
+        assert.strictEqual(transport.config.address, `127.0.0.1:${server.address.port}`)
+        yield* transport.awaitConnected
+        yield* transport.send(pattern(10, 1))
+        assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(10, 1)))
+      }))
+  })
+
+  live(
+    "50 fibers × 200 frames of 1 B..64 KiB: every echo intact, unmixed, in per-fiber order",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer()
+        const transport = yield* makeTransport(yield* configFor(server.address.port, { timeout: "20 seconds" }))
+        yield* transport.awaitConnected
+        const nextSeq = new Array<number>(FIBERS).fill(0)
+        const check = (frame: Uint8Array) =>
+          Effect.suspend(() => {
+            if (frame.length === 0) return Effect.dieMessage("empty echo")
+            const fiber = frame[0]!
+            if (fiber >= FIBERS) return Effect.dieMessage(`echo names fiber ${fiber}`)
+            const seq = nextSeq[fiber]!
+            if (!sameBytes(frame, payloadOf(fiber, seq))) {
+              return Effect.dieMessage(`fiber ${fiber}: echo of ${frame.length} bytes is not frame ${seq}`)
+            }
+            nextSeq[fiber] = seq + 1
+            return Effect.void
+          })
+        const receiver = yield* transport.frames.pipe(
+          Stream.take(FIBERS * FRAMES_PER_FIBER),
+          Stream.runForEach(check),
+          Effect.fork
+        )
+        yield* Effect.forEach(
+          Array.from({ length: FIBERS }, (_, fiber) => fiber),
+          (fiber) =>
+            Effect.forEach(
+              Array.from({ length: FRAMES_PER_FIBER }, (_, seq) => seq),
+              (seq) => transport.send(payloadOf(fiber, seq)),
+              { discard: true }
+            ),
+          { concurrency: "unbounded", discard: true }
+        )
+        yield* Fiber.join(receiver).pipe(Effect.timeout("20 seconds"))
+        assert.deepStrictEqual(nextSeq, new Array<number>(FIBERS).fill(FRAMES_PER_FIBER))
+        assert.isTrue(isConnected(1)(yield* transport.state), "one connection throughout")
+      }),
+    30_000
+  )
+
+  live(
+    "an oversized send or output is refused; the connection stays up and keeps working",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer()
+        const transport = yield* makeTransport(yield* configFor(server.address.port, { maxMessageSize: KiB }))
+        yield* transport.awaitConnected
+        const sent = yield* Effect.flip(transport.send(pattern(KiB + 1)))
+        assert.strictEqual(sent._tag, "FrameTooLargeError")
+        if (sent._tag === "FrameTooLargeError") {
+          assert.strictEqual(sent.direction, "outbound")
+          assert.strictEqual(sent.size, KiB + 1)
+          assert.strictEqual(sent.maxSize, KiB)
+        }
+        const output = yield* Effect.flip(
+          transport.output(concatBytes(Framing.encodeHeader(KiB + 1), pattern(KiB + 1)))
+        )
+        assert.strictEqual(output._tag, "FrameTooLargeError")
+        assert.isTrue(isConnected(1)(yield* transport.state))
+        yield* transport.send(pattern(KiB, 2))
+        assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(KiB, 2)))
+        assert.isTrue(isConnected(1)(yield* transport.state), "still the first connection")
+      })
+  )
+
+  describe("stop", () => {
+    live(
+      "while a receive is pending: the receive fails ConnectionClosedError, stop returns",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* echoServer()
+          const transport = yield* makeTransport(yield* configFor(server.address.port))
+          yield* transport.awaitConnected
+          const pending = yield* Effect.fork(transport.recvPkg({ timeout: Duration.infinity }))
+          const frames = yield* Effect.fork(Stream.runCollect(transport.frames))
+          yield* Effect.sleep("20 millis")
+          yield* transport.stop.pipe(Effect.timeout("2 seconds"))
+          const exit = yield* Fiber.await(pending).pipe(Effect.timeout("2 seconds"))
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) {
+            const error = Option.getOrThrow(Cause.failureOption(exit.cause))
+            assert.strictEqual(error._tag, "ConnectionClosedError")
+          }
+          // The frames stream (waiting behind the receive) ends.
+          assert.isTrue(Exit.isSuccess(yield* Fiber.await(frames).pipe(Effect.timeout("2 seconds"))))
+          yield* closedAfterStop(transport)
+        })
+    )
+
+    live(
+      "under load: stop returns; every send in flight succeeds or fails ConnectionClosedError",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* echoServer()
+          const transport = yield* makeTransport(
+            yield* configFor(server.address.port, { timeout: "1 minute" }),
+            { outboundBufferBytes: 256 * KiB, inboundBufferBytes: 256 * KiB }
+          )
+          yield* transport.awaitConnected
+          let done = 0
+          // Nobody reads the echoes: the transport stops reading, the server stops echoing and reading, and the
+          // sends back up into the outbox.
+          const sends = yield* Effect.forEach(
+            Array.from({ length: 400 }, (_, i) => i),
+            (i) =>
+              transport.send(pattern(64 * KiB, i)).pipe(
+                Effect.tap(() => Effect.sync(() => done++)),
+                Effect.exit
+              ),
+            { concurrency: "unbounded" }
+          ).pipe(Effect.fork)
+          yield* eventually(() => done > 0).pipe(Effect.timeout("5 seconds"))
+          yield* transport.stop.pipe(Effect.timeout("2 seconds"))
+          const exits = yield* Fiber.join(sends).pipe(Effect.timeout("2 seconds"))
+          const failures = exits.flatMap((exit) => Exit.isFailure(exit) ? [exit] : [])
+          assert.isAbove(failures.length, 0, "some sends were still pending")
+          for (const exit of failures) {
+            const error = Option.getOrThrow(Cause.failureOption(exit.cause))
+            assert.strictEqual(error._tag, "ConnectionClosedError")
+          }
+          yield* closedAfterStop(transport)
+        })
+    )
+
+    live(
+      "after the scope closes nothing keeps the process alive: no socket, server or timer",
+      () =>
+        Effect.gen(function*() {
+          const baseline = tcpHandles()
+          const timers = () => activeHandles()["Timeout"] ?? 0
+          const baselineTimers = timers()
+          const scope = yield* Scope.make()
+          yield* Effect.gen(function*() {
+            const server = yield* echoServer()
+            const config = yield* configFor(server.address.port, { idleTimeout: "1 minute" })
+            const transports = yield* Effect.forEach([1, 2, 3], () => makeTransport(config), {
+              concurrency: "unbounded"
+            })
+            for (const transport of transports) {
+              yield* transport.awaitConnected
+              yield* transport.send(pattern(10))
+              yield* transport.recvPkg()
+            }
+            // One left waiting on a receive, one waiting to retry a refused port.
+            yield* Effect.forkIn(transports[0]!.recvPkg({ timeout: Duration.infinity }), scope)
+            yield* makeTransport(yield* configFor(yield* unusedPort, { retryInterval: "1 minute" }))
+            assert.isAbove(tcpHandles().sockets, baseline.sockets)
+            assert.isAbove(tcpHandles().servers, baseline.servers)
+            assert.isAbove(timers(), baselineTimers, "idle and retry timers are running")
+          }).pipe(Scope.extend(scope))
+          yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("5 seconds"))
+          yield* awaitTcpHandles(baseline)
+          // Read outside any Effect timer of the test's own: the idle and retry timers (one minute) are gone.
+          yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+          assert.isAtMost(timers(), baselineTimers, "timers left behind")
+        })
+    )
+  })
+
+  live("1,000 connections opened and closed, 50 at a time: no socket left behind", () =>
+    Effect.gen(function*() {
+      const baseline = tcpHandles()
+      const server = yield* echoServer()
+      const config = yield* configFor(server.address.port)
+      for (let batch = 0; batch < 20; batch++) {
+        yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => batch * 50 + i),
+          (n) =>
+            Effect.gen(function*() {
+              const transport = yield* makeTransport(config)
+              yield* transport.awaitConnected
+              yield* transport.send(pattern(16, n))
+              assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(16, n)))
+            }).pipe(Effect.scoped),
+          { concurrency: "unbounded", discard: true }
+        )
+      }
+      yield* eventually(() => Effect.runSync(server.connectionCount) === 0).pipe(Effect.timeout("5 seconds"))
+      // Only the server's listening handle remains.
+      yield* awaitTcpHandles({ sockets: baseline.sockets, servers: baseline.servers + 1 })
+    }), 60_000)
+
+  describe("the Promise API (makeClient)", () => {
+    it("connects, round-trips, reports states, iterates frames until stop, rejects with tagged errors", async () => {
+      const scope = Effect.runSync(Scope.make())
+      try {
+        const server = await Effect.runPromise(Scope.extend(echoServer(), scope))
+        const config = await Effect.runPromise(configFor(server.address.port))
+        const client = await NodeTransport.makeClient(config, { autoStart: false })
+        const states: Array<string> = []
+        const unsubscribe = client.onStateChange((state) => states.push(state._tag))
+        await client.start()
+        const connected = await client.awaitConnected()
+        assert.strictEqual(connected.generation, 1)
+        assert.isTrue(await client.isConnected())
+
+        await client.send(pattern(1000, 1))
+        assert.isTrue(sameBytes(await client.recvPkg(), pattern(1000, 1)))
+
+        await client.send(pattern(10, 2))
+        await client.send(pattern(0))
+        const received: Array<Uint8Array> = []
+        const iterating = (async () => {
+          for await (const frame of client.frames()) {
+            received.push(frame)
+            if (received.length === 2) void client.stop()
+          }
+        })()
+        await Promise.race([
+          iterating,
+          new Promise((_, reject) => setTimeout(() => reject(new Error("for await did not end")), 5000))
+        ])
+        assert.strictEqual(received.length, 2)
+        assert.isTrue(sameBytes(received[0]!, pattern(10, 2)))
+        assert.strictEqual(received[1]!.length, 0)
+        await client.stop()
+        assert.strictEqual((await client.state().catch((error: unknown) => error) as { _tag?: string })._tag, "Closed")
+        unsubscribe()
+        assert.deepStrictEqual(states, ["Disconnected", "Connecting", "Connected", "Closed"])
+
+        const rejected = await client.send(pattern(1)).then(() => undefined, (error: unknown) => error)
+        assert.strictEqual((rejected as { _tag?: string })._tag, "ConnectionClosedError")
+      } finally {
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+      }
+    }, 15_000)
+
+    it("a rejected receive carries the error's _tag and reason", async () => {
+      const port = await Effect.runPromise(unusedPort)
+      const config = await Effect.runPromise(configFor(port, { maxRetries: 0 }))
+      const client = await NodeTransport.makeClient(config)
+      try {
+        const error = await client.awaitConnected().then(() => undefined, (error: unknown) => error)
+        assert.strictEqual((error as { _tag?: string })._tag, "ConnectionError")
+        assert.strictEqual((error as { reason?: string }).reason, "RetriesExhausted")
+        const receive = await client.recvPkg().then(() => undefined, (error: unknown) => error)
+        assert.strictEqual((receive as { reason?: string }).reason, "NotConnected")
+      } finally {
+        await client.stop()
+      }
+    }, 15_000)
+  })
+})
