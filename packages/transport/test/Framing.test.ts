@@ -147,6 +147,25 @@ describe("Framing", () => {
     const payloads = [fill(5, 1), bytes(), fill(300, 2), bytes(7), bytes(), fill(70, 3)]
     const data = frameAll(payloads)
 
+    it("headError reports a bogus length as soon as its bytes arrive, without consuming anything", () => {
+      const decoder = Framing.makeDecoder({ maxMessageSize: 16 })
+      decoder.push(bytes(0, 0, 0, 2, 9, 9))
+      assert.isUndefined(decoder.headError())
+      decoder.push(bytes(0x50, 0x52))
+      // The good frame is still ahead of the bad length: nothing to report yet.
+      assert.isUndefined(decoder.headError())
+      assert.deepStrictEqual(decoder.nextFrame(), bytes(9, 9))
+      // Two of the four length bytes are not enough to judge.
+      assert.isUndefined(decoder.headError())
+      decoder.push(bytes(0x49, 0x20))
+      const error = decoder.headError()
+      assert.strictEqual(error?._tag, "FrameTooLargeError")
+      assert.strictEqual(error?.size, 0x50524920)
+      assert.deepStrictEqual(error?.header, bytes(0x50, 0x52, 0x49, 0x20))
+      assert.strictEqual(decoder.buffered, 4)
+      assert.strictEqual(decoder.nextFrame(), error)
+    })
+
     it("decodes a header split across chunks at every position", () => {
       for (let cut = 1; cut < data.length; cut++) {
         const { end, frames } = decodeWithDecoder([data.subarray(0, cut), data.subarray(cut)])
