@@ -2,7 +2,8 @@ import { assert, describe } from "@effect/vitest"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import * as Framing from "@rocketmq-effect/transport/Framing"
 import * as Transport from "@rocketmq-effect/transport/Transport"
-import type { ConnectionError, FrameTooLargeError, TransportError } from "@rocketmq-effect/transport/TransportError"
+import { ConnectionError } from "@rocketmq-effect/transport/TransportError"
+import type { FrameTooLargeError, TransportError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -284,42 +285,49 @@ describe("FaultInjection", () => {
         seen: /length 4294967295 exceeds the maximum message size of 1048576 bytes \(length bytes ff ff ff ff/
       }
     ]
+    const checkError = (error: unknown, bytes: Uint8Array, seen: RegExp) => {
+      assert.isTrue(error instanceof ConnectionError, String(error))
+      if (error instanceof ConnectionError) {
+        assert.strictEqual(error.reason, "Protocol")
+        assert.strictEqual(error.generation, 1)
+        const cause = error.cause as FrameTooLargeError
+        assert.strictEqual(cause._tag, "FrameTooLargeError")
+        assert.strictEqual(cause.direction, "inbound")
+        assert.strictEqual(cause.size, new DataView(bytes.buffer).getUint32(0))
+        assert.deepStrictEqual(cause.header, bytes.subarray(0, 4))
+        assert.match(error.message, seen)
+      }
+    }
     for (const { bytes, name, seen } of cases) {
-      live(
-        `${name}: a Protocol error naming what was seen, the connection dropped and reconnected`,
-        () =>
-          Effect.gen(function*() {
-            let connections = 0
-            // Only the first connection speaks the wrong protocol.
-            const server = yield* listenPlain((socket) => {
-              if (connections++ === 0) socket.write(bytes)
+      for (const checkLengthsOnArrival of [true, false]) {
+        live(
+          `${name}: a Protocol error naming what was seen, the connection dropped and reconnected (${
+            checkLengthsOnArrival ? "checked on arrival, nobody receiving" : "found by a receive"
+          })`,
+          () =>
+            Effect.gen(function*() {
+              let connections = 0
+              // Only the first connection speaks the wrong protocol.
+              const server = yield* listenPlain((socket) => {
+                if (connections++ === 0) socket.write(bytes)
+              })
+              const transport = yield* makeTransport(yield* configFor(server.port), { checkLengthsOnArrival })
+              const states = yield* recordStates(transport)
+              yield* states.next(isConnected(1))
+              const first = yield* Queue.take(server.accepted)
+              const firstClosed = yield* trackClose(first)
+              if (!checkLengthsOnArrival) checkError(yield* Effect.flip(transport.recvPkg()), bytes, seen)
+              const dropped = yield* states.next((s) => s._tag === "Disconnected")
+              assert.isTrue(isDisconnectedWith("Protocol")(dropped), ConnectionState.format(dropped))
+              if (dropped._tag === "Disconnected") checkError(Option.getOrUndefined(dropped.cause), bytes, seen)
+              yield* firstClosed.pipe(Effect.timeout("5 seconds"))
+              yield* states.next(isConnected(2))
+              const second = yield* Queue.take(server.accepted).pipe(Effect.timeout("5 seconds"))
+              yield* write(second, frame(pattern(9, 9)))
+              assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(9, 9)))
             })
-            const transport = yield* makeTransport(yield* configFor(server.port))
-            const states = yield* recordStates(transport)
-            yield* states.next(isConnected(1))
-            const first = yield* Queue.take(server.accepted)
-            const firstClosed = yield* trackClose(first)
-            const error = yield* Effect.flip(transport.recvPkg())
-            assert.strictEqual(error._tag, "ConnectionError")
-            if (error._tag === "ConnectionError") {
-              assert.strictEqual(error.reason, "Protocol")
-              assert.strictEqual(error.generation, 1)
-              const cause = error.cause as FrameTooLargeError
-              assert.strictEqual(cause._tag, "FrameTooLargeError")
-              assert.strictEqual(cause.direction, "inbound")
-              assert.strictEqual(cause.size, new DataView(bytes.buffer).getUint32(0))
-              assert.deepStrictEqual(cause.header, bytes.subarray(0, 4))
-              assert.match(error.message, seen)
-            }
-            const dropped = yield* states.next((s) => s._tag === "Disconnected")
-            assert.isTrue(isDisconnectedWith("Protocol")(dropped), ConnectionState.format(dropped))
-            yield* firstClosed.pipe(Effect.timeout("5 seconds"))
-            yield* states.next(isConnected(2))
-            const second = yield* Queue.take(server.accepted).pipe(Effect.timeout("5 seconds"))
-            yield* write(second, frame(pattern(9, 9)))
-            assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(9, 9)))
-          })
-      )
+        )
+      }
     }
   })
 
