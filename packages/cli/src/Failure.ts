@@ -1,0 +1,207 @@
+/**
+ * How the CLI fails: every error a command can end with becomes one line for the terminal and an exit code.
+ *
+ * The transport's tagged errors nest (a `RetriesExhausted` carries the last attempt's error, which carries
+ * Node's `ECONNREFUSED`), so `describe` digs down to the cause a user can act on and says it in a few words.
+ *
+ * | code | meaning |
+ * | --- | --- |
+ * | 0 | success |
+ * | 1 | any other failure |
+ * | 2 | bad command line or option value |
+ * | 3 | could not connect: refused, host not found, unreachable |
+ * | 4 | timeout (connect, send or receive) |
+ * | 5 | frame too large (either direction) |
+ * | 6 | connection lost, or the peer broke the framing |
+ * | 7 | an echo did not match what was sent |
+ * | 130 | interrupted (Ctrl-C) |
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const ExitCode = {
+  Success: 0,
+  Failure: 1,
+  Usage: 2,
+  Connect: 3,
+  Timeout: 4,
+  FrameTooLarge: 5,
+  ConnectionLost: 6,
+  Mismatch: 7,
+  Interrupted: 130
+} as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
+
+/**
+ * A failure of the CLI itself (a bad argument, an echo that did not match), already in the words the user
+ * should read.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CliError extends Data.TaggedError("CliError")<{
+  readonly reason: string
+  readonly exitCode: ExitCode
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * What to print and which code to exit with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Description {
+  readonly line: string
+  readonly exitCode: ExitCode
+}
+
+const tagOf = (u: unknown): string | undefined =>
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" ? u._tag : undefined
+
+const field = (u: unknown, key: string): unknown => (Predicate.hasProperty(u, key) ? u[key] : undefined)
+
+const text = (u: unknown, key: string): string | undefined => {
+  const value = field(u, key)
+  return typeof value === "string" ? value : undefined
+}
+
+/** The first line only: some causes carry a stack in their message. */
+const messageOf = (u: unknown): string => (text(u, "message") ?? String(u)).split("\n")[0]!.trim()
+
+const maxSizeHint = " (raise --max-message-size)"
+
+/** The next link of a `cause` chain; an Effect `Cause` (a socket's failure) stands for the error in it. */
+const causeOf = (u: unknown): unknown => {
+  const cause = field(u, "cause")
+  return Cause.isCause(cause) ? Cause.squash(cause) : cause
+}
+
+/** Node's error code (`ECONNREFUSED`, …) anywhere down the `cause` chain. */
+const systemCode = (u: unknown): string | undefined => {
+  for (let current = u, depth = 0; current !== undefined && depth < 8; current = causeOf(current), depth++) {
+    const code = text(current, "code")
+    if (code !== undefined && code.startsWith("E")) return code
+  }
+  return undefined
+}
+
+const describeConnect = (address: string, cause: unknown): Description => {
+  const exitCode = ExitCode.Connect
+  switch (systemCode(cause)) {
+    case "ECONNREFUSED":
+      return { line: `connection refused: nothing is listening on ${address}`, exitCode }
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { line: `host not found: ${address}`, exitCode }
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return { line: `host unreachable: ${address}`, exitCode }
+    case "ECONNRESET":
+      return { line: `connection reset while connecting to ${address}`, exitCode }
+  }
+  if (tagOf(cause) === "TimeoutError") return describe(cause)
+  return { line: `could not connect to ${address}: ${messageOf(cause)}`, exitCode }
+}
+
+/**
+ * The one line and exit code for anything a command failed with.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const describe = (error: unknown): Description => {
+  switch (tagOf(error)) {
+    case "CliError":
+      return { line: (error as CliError).reason, exitCode: (error as CliError).exitCode }
+    case "ConnectionError": {
+      const address = text(error, "address") ?? "the peer"
+      const cause = causeOf(error)
+      switch (text(error, "reason")) {
+        case "RetriesExhausted":
+          // The last attempt says why; the give-up itself is no news on a one-shot command.
+          return cause === undefined
+            ? { line: `could not connect to ${address}`, exitCode: ExitCode.Connect }
+            : describe(cause)
+        case "Connect":
+          return describeConnect(address, cause)
+        case "Protocol":
+          return tagOf(cause) === "FrameTooLargeError"
+            ? { line: `frame too large: ${messageOf(cause)}${maxSizeHint}`, exitCode: ExitCode.FrameTooLarge }
+            : { line: `protocol error: ${messageOf(error)}`, exitCode: ExitCode.ConnectionLost }
+        case "Disconnected":
+          return cause === undefined
+            ? { line: `connection lost: ${messageOf(error)}`, exitCode: ExitCode.ConnectionLost }
+            : describe(cause)
+        case "PeerClosed":
+          return { line: `connection lost: ${address} closed the connection`, exitCode: ExitCode.ConnectionLost }
+        case "Read":
+        case "Write": {
+          const code = systemCode(cause)
+          return {
+            line: code === "ECONNRESET" || code === "EPIPE"
+              ? `connection lost: ${address} reset the connection`
+              : `connection lost: ${messageOf(error)}`,
+            exitCode: ExitCode.ConnectionLost
+          }
+        }
+        default:
+          return { line: `connection lost: ${messageOf(error)}`, exitCode: ExitCode.ConnectionLost }
+      }
+    }
+    case "TimeoutError": {
+      const timeout = field(error, "timeout")
+      const after = Duration.isDuration(timeout) ? ` after ${Duration.format(timeout)}` : ""
+      return {
+        line: `timeout: ${text(error, "operation") ?? "operation"} to ${text(error, "address") ?? "the peer"} ` +
+          `did not complete${after}`,
+        exitCode: ExitCode.Timeout
+      }
+    }
+    case "FrameTooLargeError":
+      return { line: `frame too large: ${messageOf(error)}${maxSizeHint}`, exitCode: ExitCode.FrameTooLarge }
+    case "ConnectionClosedError":
+      return { line: `transport closed: ${messageOf(error)}`, exitCode: ExitCode.Failure }
+    case "ConfigurationError":
+      return { line: `invalid option: ${messageOf(error)}`, exitCode: ExitCode.Usage }
+    case "TransportServerError": {
+      const address = text(error, "address") ?? "the address"
+      return systemCode(error) === "EADDRINUSE"
+        ? { line: `cannot listen on ${address}: the port is in use`, exitCode: ExitCode.Failure }
+        : { line: messageOf(error), exitCode: ExitCode.Failure }
+    }
+    case "SystemError": {
+      // @effect/platform's FileSystem errors (reading `@file`).
+      const path = field(error, "pathOrDescriptor")
+      const reason = text(error, "reason")
+      const why = reason === "NotFound"
+        ? "no such file"
+        : reason === "PermissionDenied"
+        ? "permission denied"
+        : messageOf(error)
+      return { line: `cannot read ${String(path ?? "the file")}: ${why}`, exitCode: ExitCode.Failure }
+    }
+    case "BadArgument":
+      return { line: messageOf(error), exitCode: ExitCode.Failure }
+  }
+  return { line: messageOf(error), exitCode: ExitCode.Failure }
+}

@@ -1,0 +1,70 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConnectionError, FrameTooLargeError, TimeoutError } from "@rocketmq-effect/transport/TransportError"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import { CliError, describe as describeFailure, ExitCode } from "../src/Failure.js"
+
+const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" })
+const address = "127.0.0.1:9"
+
+describe("Failure", () => {
+  it("a refused attempt behind RetriesExhausted is 'connection refused', code 3", () => {
+    const error = new ConnectionError({
+      reason: "RetriesExhausted",
+      address,
+      attempts: 1,
+      cause: new ConnectionError({ reason: "Connect", address, cause: refused })
+    })
+    assert.deepStrictEqual(describeFailure(error), {
+      line: "connection refused: nothing is listening on 127.0.0.1:9",
+      exitCode: ExitCode.Connect
+    })
+  })
+
+  it("a connect timeout behind RetriesExhausted is a timeout, code 4", () => {
+    const error = new ConnectionError({
+      reason: "RetriesExhausted",
+      address,
+      cause: new TimeoutError({ operation: "connect", timeout: Duration.seconds(3), address })
+    })
+    assert.deepStrictEqual(describeFailure(error), {
+      line: "timeout: connect to 127.0.0.1:9 did not complete after 3s",
+      exitCode: ExitCode.Timeout
+    })
+  })
+
+  it("frames over the limit are code 5, either way", () => {
+    const outbound = describeFailure(new FrameTooLargeError({ direction: "outbound", size: 10, maxSize: 4 }))
+    assert.strictEqual(outbound.exitCode, ExitCode.FrameTooLarge)
+    assert.match(outbound.line, /^frame too large: outbound payload of 10 bytes/)
+    const inbound = describeFailure(
+      new ConnectionError({
+        reason: "Protocol",
+        address,
+        cause: new FrameTooLargeError({ direction: "inbound", size: 1e9, maxSize: 4 })
+      })
+    )
+    assert.strictEqual(inbound.exitCode, ExitCode.FrameTooLarge)
+    assert.match(inbound.line, /^frame too large: inbound frame length 1000000000/)
+  })
+
+  it("a reset under a socket failure's Cause is 'connection lost', on one line", () => {
+    const reset = Object.assign(new Error("read ECONNRESET\n    at a stack frame"), { code: "ECONNRESET" })
+    const error = new ConnectionError({
+      reason: "Disconnected",
+      address,
+      cause: new ConnectionError({ reason: "Read", address, cause: Cause.fail({ _tag: "SocketError", cause: reset }) })
+    })
+    assert.deepStrictEqual(describeFailure(error), {
+      line: "connection lost: 127.0.0.1:9 reset the connection",
+      exitCode: ExitCode.ConnectionLost
+    })
+  })
+
+  it("the CLI's own errors keep their words and code", () => {
+    assert.deepStrictEqual(describeFailure(new CliError({ reason: "echo mismatch", exitCode: ExitCode.Mismatch })), {
+      line: "echo mismatch",
+      exitCode: ExitCode.Mismatch
+    })
+  })
+})
