@@ -100,10 +100,38 @@ export const encode = (
 ): Either.Either<Uint8Array, FrameTooLargeError> => {
   const limit = limitOf(options)
   if (payload.length > limit) return Either.left(outboundTooLarge(payload.length, limit))
-  const frame = new Uint8Array(HEADER_SIZE + payload.length)
+  const frame = allocate(HEADER_SIZE + payload.length)
   writeHeader(frame, 0, payload.length)
   frame.set(payload, HEADER_SIZE)
   return Either.right(frame)
+}
+
+/**
+ * Frames several payloads, in order, into one new buffer, so that they can go out in one write. If any
+ * payload is over `maxMessageSize` nothing is produced.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeAll = (
+  payloads: Iterable<Uint8Array>,
+  options: FramingOptions
+): Either.Either<Uint8Array, FrameTooLargeError> => {
+  const limit = limitOf(options)
+  const list = Array.isArray(payloads) ? payloads as ReadonlyArray<Uint8Array> : Array.from(payloads)
+  let size = 0
+  for (const payload of list) {
+    if (payload.length > limit) return Either.left(outboundTooLarge(payload.length, limit))
+    size += HEADER_SIZE + payload.length
+  }
+  const out = allocate(size)
+  let offset = 0
+  for (const payload of list) {
+    writeHeader(out, offset, payload.length)
+    out.set(payload, offset + HEADER_SIZE)
+    offset += HEADER_SIZE + payload.length
+  }
+  return Either.right(out)
 }
 
 /**

@@ -42,6 +42,8 @@ import * as ConnectionState from "./ConnectionState.js"
 import type { Connection } from "./Connector.js"
 import { Connector } from "./Connector.js"
 import * as Framing from "./Framing.js"
+import type { Deadline } from "./internal/deadlines.js"
+import { Deadlines } from "./internal/deadlines.js"
 import { Outbox } from "./internal/outbox.js"
 import type { TransportConfig } from "./TransportConfig.js"
 import type { TransportError } from "./TransportError.js"
@@ -131,6 +133,12 @@ export interface TransportService {
   readonly output: (bytes: Uint8Array, options?: OperationOptions) => Effect.Effect<void, SendError>
   /** Frames `payload` and writes it. */
   readonly send: (payload: Uint8Array, options?: OperationOptions) => Effect.Effect<void, SendError>
+  /**
+   * Frames several payloads and writes them in order as one write: nothing else is interleaved between
+   * them, and they complete or fail together. If one is over `maxMessageSize`, none is sent. The way to
+   * pipeline many frames from one fiber.
+   */
+  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: OperationOptions) => Effect.Effect<void, SendError>
   /** The next inbound payload (the seed's `recv_pkg`). An empty frame is an empty array. */
   readonly recvPkg: (options?: OperationOptions) => Effect.Effect<Uint8Array, ReceiveError>
   /** Exactly `size` inbound bytes, ignoring framing (the seed's `recv`). */
@@ -260,7 +268,6 @@ type AwaitError = ConnectionError | ConnectionClosedError
 
 /** One connection's unread inbound bytes and the receiver waiting on them. */
 class Inbound {
-  waiter: (() => void) | undefined = undefined
   /** A receiver is waiting for bytes that are not there yet. */
   demand = false
   ended: TransportError | undefined = undefined
@@ -273,13 +280,6 @@ class Inbound {
     now: number
   ) {
     this.lastActivity = now
-  }
-  wake(): void {
-    const waiter = this.waiter
-    if (waiter !== undefined) {
-      this.waiter = undefined
-      waiter()
-    }
   }
   pause(): void {
     if (!this.paused && this.ended === undefined) {
@@ -380,15 +380,20 @@ export const make = (
         cause: Option.getOrUndefined(state.cause)
       })
 
-    const withTimeout = (operation: TimeoutOperation, options: OperationOptions | undefined) => {
-      const duration = Duration.decode(options?.timeout ?? config.timeout)
-      return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
-        Duration.isFinite(duration)
-          ? Effect.timeoutFail(self, {
-            duration,
-            onTimeout: () => new TimeoutError({ operation, timeout: duration, address })
-          })
-          : self
+    const deadlines = new Deadlines(() => clock.unsafeCurrentTimeMillis())
+    yield* Effect.forkScoped(deadlines.sweep)
+
+    // The time bound of one call, or none: enforced by the deadline sweeper, not by a fiber per call.
+    const limitFor = (
+      operation: TimeoutOperation,
+      options: OperationOptions | undefined
+    ): { readonly at: number; readonly error: () => TimeoutError } | undefined => {
+      const timeout = options?.timeout === undefined ? config.timeout : Duration.decode(options.timeout)
+      if (!Duration.isFinite(timeout)) return undefined
+      return {
+        at: clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout),
+        error: () => new TimeoutError({ operation, timeout, address })
+      }
     }
 
     // ---- inbound ----------------------------------------------------------------------------------------
@@ -403,84 +408,136 @@ export const make = (
       if (live !== undefined && live.inbound.paused && unreadBytes() < inboundBudget / 2) live.inbound.resume(now())
     }
 
-    const receiveLock = yield* Effect.makeSemaphore(1)
-
-    const receiveLoop = <A>(
-      take: (decoder: Framing.Decoder) => A | FrameTooLargeError | undefined,
+    /**
+     * A receive waiting its turn. Receivers are served strictly in arrival order from the one ordered inbound
+     * sequence, by `pump`, which runs whenever something they may be waiting for happens (bytes arrive, a
+     * connection drops, the transport stops). No lock and no fiber per receive: a receive is one `async`.
+     */
+    interface Receiver {
+      readonly take: (decoder: Framing.Decoder) => unknown
+      readonly resume: (effect: Effect.Effect<any, ConnectionError | ConnectionClosedError | TimeoutError>) => void
       waitedOn: Inbound | undefined
-    ): Effect.Effect<A, ConnectionError | ConnectionClosedError> =>
-      Effect.suspend(() => {
-        while (true) {
-          if (closed) return Effect.fail(closedError("receive"))
-          const inbound = inbounds[0]
-          if (inbound === undefined) return Effect.fail(notConnected())
-          const result = take(inbound.decoder)
-          if (result === undefined) {
-            if (inbound.ended !== undefined) {
-              // Whatever is left of a dropped connection is an incomplete frame: it can never be delivered.
-              inbounds = inbounds.slice(1)
-              if (waitedOn === inbound) {
-                return Effect.fail(
-                  new ConnectionError({
-                    reason: "Disconnected",
-                    address,
-                    generation: inbound.generation,
-                    cause: inbound.ended
-                  })
-                )
-              }
-              continue
-            }
-            // Demand keeps the reader going past the budget until this receiver has what it waits for.
-            inbound.demand = true
-            return Effect.async<void>((resume) => {
-              inbound.waiter = () => resume(Effect.void)
-              inbound.resume(now())
-              return Effect.sync(() => {
-                inbound.waiter = undefined
-                inbound.demand = false
-              })
-            }).pipe(Effect.zipRight(receiveLoop(take, inbound)))
-          }
-          if (result instanceof FrameTooLargeError) {
-            // Nothing after a bad length can ever be delivered: the connection's bytes go, and the error is
-            // reported once. A receiver that came after the connection was dropped for it skips it, as it
-            // skips an incomplete frame; the state's cause says why that connection ended.
+      deadline: Deadline | undefined
+      done: boolean
+    }
+    let receivers: Array<Receiver> = []
+
+    // What the head receiver gets now: a result to settle it with, or `undefined` to keep waiting.
+    const attempt = (
+      receiver: Receiver
+    ): Effect.Effect<unknown, ConnectionError | ConnectionClosedError> | undefined => {
+      while (true) {
+        if (closed) return Effect.fail(closedError("receive"))
+        const inbound = inbounds[0]
+        if (inbound === undefined) return Effect.fail(notConnected())
+        const result = receiver.take(inbound.decoder)
+        if (result === undefined) {
+          if (inbound.ended !== undefined) {
+            // Whatever is left of a dropped connection is an incomplete frame: it can never be delivered.
             inbounds = inbounds.slice(1)
-            const error = new ConnectionError({
-              reason: "Protocol",
-              address,
-              generation: inbound.generation,
-              cause: result
-            })
-            if (inbound.ended === undefined) {
-              if (live !== undefined && live.inbound === inbound) Deferred.unsafeDone(live.dropped, Exit.succeed(error))
-            } else if (waitedOn !== inbound) {
-              continue
+            if (receiver.waitedOn === inbound) {
+              return Effect.fail(
+                new ConnectionError({
+                  reason: "Disconnected",
+                  address,
+                  generation: inbound.generation,
+                  cause: inbound.ended
+                })
+              )
             }
-            return Effect.fail(error)
+            continue
           }
-          inbound.demand = false
-          afterConsume()
-          return Effect.succeed(result)
+          receiver.waitedOn = inbound
+          return undefined
         }
+        if (result instanceof FrameTooLargeError) {
+          // Nothing after a bad length can ever be delivered: the connection's bytes go, and the error is
+          // reported once. A receiver that came after the connection was dropped for it skips it, as it
+          // skips an incomplete frame; the state's cause says why that connection ended.
+          inbounds = inbounds.slice(1)
+          const error = new ConnectionError({
+            reason: "Protocol",
+            address,
+            generation: inbound.generation,
+            cause: result
+          })
+          if (inbound.ended === undefined) {
+            if (live !== undefined && live.inbound === inbound) Deferred.unsafeDone(live.dropped, Exit.succeed(error))
+          } else if (receiver.waitedOn !== inbound) {
+            continue
+          }
+          return Effect.fail(error)
+        }
+        return Effect.succeed(result)
+      }
+    }
+
+    const settle = (receiver: Receiver, result: Effect.Effect<unknown, any>) => {
+      receiver.done = true
+      if (receiver.deadline !== undefined) deadlines.remove(receiver.deadline)
+      receiver.resume(result)
+    }
+
+    const pump = () => {
+      let served = 0
+      while (served < receivers.length) {
+        const receiver = receivers[served]!
+        if (receiver.done) {
+          served++
+          continue
+        }
+        const result = attempt(receiver)
+        if (result === undefined) break
+        served++
+        settle(receiver, result)
+      }
+      if (served > 0) receivers = served === receivers.length ? [] : receivers.slice(served)
+      const waiting = receivers.length > 0 ? receivers[0]!.waitedOn : undefined
+      for (const inbound of inbounds) inbound.demand = inbound === waiting
+      // Demand keeps the reader going past the budget until the head receiver has what it waits for.
+      if (waiting !== undefined) waiting.resume(now())
+      else afterConsume()
+    }
+
+    const receive = <A>(
+      take: (decoder: Framing.Decoder) => A | FrameTooLargeError | undefined,
+      limit: { readonly at: number; readonly error: () => TimeoutError } | undefined
+    ): Effect.Effect<A, ConnectionError | ConnectionClosedError | TimeoutError> =>
+      Effect.async((resume) => {
+        const receiver: Receiver = { take, resume, waitedOn: undefined, deadline: undefined, done: false }
+        receivers.push(receiver)
+        pump()
+        if (receiver.done) return
+        if (limit !== undefined) {
+          receiver.deadline = {
+            at: limit.at,
+            expire: () => {
+              if (receiver.done) return
+              receiver.deadline = undefined
+              settle(receiver, Effect.fail(limit.error()))
+              pump()
+            }
+          }
+          deadlines.add(receiver.deadline)
+        }
+        return Effect.sync(() => {
+          if (receiver.done) return
+          receiver.done = true
+          if (receiver.deadline !== undefined) deadlines.remove(receiver.deadline)
+          pump()
+        })
       })
 
     const takeFrame = (decoder: Framing.Decoder) => decoder.nextFrame()
 
     const recvPkg = (options?: OperationOptions) =>
-      receiveLock.withPermits(1)(receiveLoop(takeFrame, undefined)).pipe(
-        Effect.tap(() => framesIn(Effect.succeed(1))),
-        withTimeout("receive", options)
-      )
+      receive(takeFrame, limitFor("receive", options)).pipe(Effect.tap(() => framesIn(Effect.succeed(1))))
 
     const recv = (size: number, options?: OperationOptions) => {
       if (!Number.isInteger(size) || size < 0 || size > maxFrameBytes) {
         return Effect.fail(new FrameTooLargeError({ direction: "inbound", size, maxSize: maxFrameBytes }))
       }
-      return receiveLock.withPermits(1)(receiveLoop((decoder) => decoder.takeExactly(size), undefined)).pipe(
-        withTimeout("receive", options)
-      )
+      return receive((decoder) => decoder.takeExactly(size), limitFor("receive", options))
     }
 
     const takeFrames = (decoder: Framing.Decoder): Array<Uint8Array> | FrameTooLargeError | undefined => {
@@ -539,14 +596,18 @@ export const make = (
       }
     })
 
-    const pullFrames: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ConnectionError>> = receiveLock
-      .withPermits(1)(receiveLoop(takeFrames, undefined))
+    const pullFrames: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ConnectionError>> = receive(
+      takeFrames,
+      undefined
+    )
       .pipe(
         Effect.tap((batch) => framesIn(Effect.succeed(batch.length))),
         Effect.map(Chunk.unsafeFromArray),
         Effect.catchAll((error) =>
           error._tag === "ConnectionClosedError"
             ? Effect.fail(error)
+            : error._tag === "TimeoutError"
+            ? Effect.succeed(Chunk.empty<Uint8Array>())
             : Effect.as(awaitNextConnection, Chunk.empty<Uint8Array>())
         ),
         Effect.mapError((error) => error._tag === "ConnectionClosedError" ? Option.none() : Option.some(error))
@@ -556,18 +617,27 @@ export const make = (
 
     // ---- outbound ---------------------------------------------------------------------------------------
 
-    const write = (bytes: Uint8Array, options: OperationOptions | undefined) =>
+    const write = (bytes: Uint8Array, options: OperationOptions | undefined, frames = 1) =>
       Effect.suspend(() => {
         if (closed) return Effect.fail(closedError("send"))
         if (live === undefined) return Effect.fail(notConnected())
-        return live.outbox.offer(bytes)
-      }).pipe(withTimeout("send", options))
+        const limit = limitFor("send", options)
+        return live.outbox.offer(bytes, limit === undefined ? undefined : { deadlines, ...limit }, frames)
+      })
 
     const send = (payload: Uint8Array, options?: OperationOptions) =>
       Either.match(Framing.encode(payload, framing), {
         onLeft: Effect.fail,
         onRight: (frame) => write(frame, options)
       })
+
+    const sendAll = (payloads: Iterable<Uint8Array>, options?: OperationOptions) => {
+      const list = Array.isArray(payloads) ? payloads as ReadonlyArray<Uint8Array> : Array.from(payloads)
+      return Either.match(Framing.encodeAll(list, framing), {
+        onLeft: Effect.fail,
+        onRight: (bytes) => list.length === 0 ? Effect.void : write(bytes, options, list.length)
+      })
+    }
 
     const output = (bytes: Uint8Array, options?: OperationOptions) =>
       bytes.length > maxFrameBytes
@@ -624,7 +694,7 @@ export const make = (
             drop(new ConnectionError({ reason: "Protocol", address, generation, cause: bad }))
             return
           }
-          inbound.wake()
+          if (receivers.length > 0) pump()
           if (!inbound.demand && decoder.buffered >= inboundBudget && unreadBytes() >= inboundBudget) {
             inbound.pause()
           }
@@ -669,7 +739,7 @@ export const make = (
         // Fail everything pending on this connection at once, before the socket is even released.
         if (live === current) live = undefined
         inbound.ended = cause
-        inbound.wake()
+        pump()
         outbox.fail(new ConnectionError({ reason: "Disconnected", address, generation, cause }))
         return yield* onDown(cause, Option.some(now() - upAt))
       }))
@@ -734,7 +804,7 @@ export const make = (
       const current = live
       live = undefined
       if (current !== undefined) current.outbox.fail(error)
-      for (const inbound of inbounds) inbound.wake()
+      pump()
       return publish(ConnectionState.Event.Close()).pipe(
         Effect.zipRight(FiberHandle.clear(supervisorHandle)),
         Effect.ensuring(Effect.sync(() => {
@@ -756,6 +826,7 @@ export const make = (
       awaitConnected,
       output,
       send,
+      sendAll,
       recvPkg,
       recv,
       frames

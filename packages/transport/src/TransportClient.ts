@@ -48,6 +48,8 @@ export interface TransportClient extends AsyncDisposable {
   /** Resolves once connected; rejects when the transport closes or retries are exhausted. */
   readonly awaitConnected: () => Promise<ConnectionState.ConnectionState & { readonly _tag: "Connected" }>
   readonly send: (payload: Uint8Array, options?: OperationOptions) => Promise<void>
+  /** Frames several payloads and writes them in order as one write; see `Transport.sendAll`. */
+  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: OperationOptions) => Promise<void>
   readonly output: (bytes: Uint8Array, options?: OperationOptions) => Promise<void>
   readonly recvPkg: (options?: OperationOptions) => Promise<Uint8Array>
   readonly recv: (size: number, options?: OperationOptions) => Promise<Uint8Array>
@@ -98,6 +100,7 @@ export const make = async <E>(layer: Layer.Layer<Transport, E>): Promise<Transpo
     isConnected: () => run(transport.isConnected),
     awaitConnected: () => run(transport.awaitConnected),
     send: (payload, options) => run(transport.send(payload, options)),
+    sendAll: (payloads, options) => run(transport.sendAll(payloads, options)),
     output: (bytes, options) => run(transport.output(bytes, options)),
     recvPkg: (options) => run(transport.recvPkg(options)),
     recv: (size, options) => run(transport.recv(size, options)),

@@ -63,6 +63,21 @@ describe("Transport", () => {
         assert.strictEqual((yield* transport.recvPkg()).length, 0)
       }))
 
+    it.scoped("sendAll writes a batch in order as one write, or nothing when one payload is too large", () =>
+      Effect.gen(function*() {
+        const { peer, transport } = yield* setup({ maxMessageSize: 8 })
+        const conn = yield* peer.accepted
+        yield* transport.awaitConnected
+        yield* transport.sendAll([text("a"), new Uint8Array(0), text("ccc")])
+        assert.strictEqual(decodeText(yield* conn.takeFrame), "a")
+        assert.strictEqual((yield* conn.takeFrame).length, 0)
+        assert.strictEqual(decodeText(yield* conn.takeFrame), "ccc")
+        const error = yield* Effect.flip(transport.sendAll([text("ok"), new Uint8Array(9)]))
+        assert.strictEqual(error._tag, "FrameTooLargeError")
+        yield* transport.sendAll([])
+        assert.strictEqual((yield* conn.written).length, 4 + 1 + 4 + 4 + 3)
+      }))
+
     it.scoped("reads a raw prefix with recv, then frames, from one ordered sequence", () =>
       Effect.gen(function*() {
         // The raw prefix is not a length: lengths are checked when a receive reaches them.

@@ -1,12 +1,24 @@
 import * as Effect from "effect/Effect"
+import type { Deadline, Deadlines } from "./deadlines.js"
 
 /**
  * A send waiting to be written. `state` moves forward only: waiting for budget → queued → writing → done.
  */
 interface Entry<E> {
   readonly bytes: Uint8Array
+  /** How many frames `bytes` holds, for the metrics. */
+  readonly frames: number
   readonly resume: (effect: Effect.Effect<void, E>) => void
   state: EntryState
+  /** Forgets the entry's deadline once it settled. */
+  clearDeadline: (() => void) | undefined
+}
+
+/** When a send gives up: at `at` (by the deadlines' clock), failing with `error()`. */
+export interface Limit<E> {
+  readonly deadlines: Deadlines
+  readonly at: number
+  readonly error: () => E
 }
 
 const enum EntryState {
@@ -42,12 +54,29 @@ export class Outbox<E> {
   ) {}
 
   /** Completes when the writer has handed the bytes to the connection and it accepted them. */
-  offer(bytes: Uint8Array): Effect.Effect<void, E> {
-    return Effect.async<void, E>((resume) => {
+  offer<E2 = never>(bytes: Uint8Array, limit?: Limit<E2>, frames = 1): Effect.Effect<void, E | E2> {
+    return Effect.async<void, E | E2>((resume) => {
       if (this.failure !== undefined) return resume(Effect.fail(this.failure))
-      const entry: Entry<E> = { bytes, resume, state: EntryState.Waiting }
+      const entry: Entry<E> = { bytes, frames, resume, state: EntryState.Waiting, clearDeadline: undefined }
       if (this.waiting.length === 0 && this.fits(bytes.length)) this.admit(entry)
       else this.waiting.push(entry)
+      if (limit !== undefined && entry.state !== EntryState.Done) {
+        const deadline: Deadline = {
+          at: limit.at,
+          expire: () => {
+            if (entry.state === EntryState.Done) return
+            this.cancel(entry)
+            entry.state = EntryState.Done
+            resume(Effect.fail(limit.error()))
+          }
+        }
+        entry.clearDeadline = () => limit.deadlines.remove(deadline)
+        limit.deadlines.add(deadline)
+        return Effect.sync(() => {
+          limit.deadlines.remove(deadline)
+          this.cancel(entry)
+        })
+      }
       return Effect.sync(() => this.cancel(entry))
     })
   }
@@ -90,16 +119,18 @@ export class Outbox<E> {
     const batch = this.batch
     this.batch = []
     let bytes = 0
+    let frames = 0
     for (const entry of batch) {
       bytes += entry.bytes.length
+      frames += entry.frames
       this.release(entry)
       if (entry.state === EntryState.Writing) {
         entry.state = EntryState.Done
-        entry.resume(Effect.void)
+        this.settle(entry, Effect.void)
       }
     }
     this.admitWaiting()
-    return { frames: batch.length, bytes }
+    return { frames, bytes }
   }
 
   /** Fails every pending send with `error` and every later one too. */
@@ -114,10 +145,18 @@ export class Outbox<E> {
     for (const entry of pending) {
       if (entry.state !== EntryState.Done) {
         entry.state = EntryState.Done
-        entry.resume(Effect.fail(error))
+        this.settle(entry, Effect.fail(error))
       }
     }
     this.wake()
+  }
+
+  private settle(entry: Entry<E>, result: Effect.Effect<void, E>): void {
+    if (entry.clearDeadline !== undefined) {
+      entry.clearDeadline()
+      entry.clearDeadline = undefined
+    }
+    entry.resume(result)
   }
 
   private fits(size: number): boolean {

@@ -1,0 +1,70 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+
+/**
+ * A pending operation's deadline. `expire` is called once, when the deadline passes first.
+ */
+export interface Deadline {
+  readonly at: number
+  readonly expire: () => void
+}
+
+/**
+ * Deadlines of pending operations, enforced by one sweeper fiber per transport.
+ *
+ * Why not `Effect.timeout` on every call: it races the call against a sleep in two new fibers and a timer,
+ * which costs tens of microseconds per call, several times the cost of the operation itself. Here a pending
+ * operation only goes into a set (removed when it settles), and the sweeper sleeps until the earliest
+ * deadline it knows of. As long as new deadlines are not earlier than the one it sleeps towards (the usual
+ * case: every call uses the same timeout), adding one wakes nobody. Sleeping through `Effect.sleep` keeps it
+ * on the `Clock`, so `TestClock` drives it.
+ *
+ * @internal
+ */
+export class Deadlines {
+  private readonly pending = new Set<Deadline>()
+  private sleepingUntil = Number.POSITIVE_INFINITY
+  private wakeSweeper: (() => void) | undefined = undefined
+
+  constructor(private readonly now: () => number) {}
+
+  add(deadline: Deadline): void {
+    this.pending.add(deadline)
+    if (deadline.at < this.sleepingUntil) this.wake()
+  }
+
+  remove(deadline: Deadline): void {
+    this.pending.delete(deadline)
+  }
+
+  /** The sweeper: run it forked in the scope that owns the operations. */
+  readonly sweep: Effect.Effect<never> = Effect.suspend(() => {
+    const now = this.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const deadline of this.pending) {
+      if (deadline.at <= now) {
+        this.pending.delete(deadline)
+        deadline.expire()
+      } else if (deadline.at < next) {
+        next = deadline.at
+      }
+    }
+    this.sleepingUntil = next
+    const woken = Effect.async<void>((resume) => {
+      this.wakeSweeper = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.wakeSweeper = undefined
+      })
+    })
+    return Number.isFinite(next) ? Effect.raceFirst(Effect.sleep(Duration.millis(next - now)), woken) : woken
+  }).pipe(Effect.forever)
+
+  private wake(): void {
+    const wake = this.wakeSweeper
+    if (wake !== undefined) {
+      this.wakeSweeper = undefined
+      this.sleepingUntil = Number.NEGATIVE_INFINITY
+      wake()
+    }
+  }
+}
