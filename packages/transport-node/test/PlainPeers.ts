@@ -26,6 +26,8 @@ export const trackClose = (socket: Net.Socket): Effect.Effect<Deferred.Deferred<
       error = cause
     })
     socket.once("close", (hadError) => Deferred.unsafeDone(closed, Effect.succeed({ hadError, error })))
+    // Already closed before anyone asked: the 'close' event has been and gone.
+    if (socket.closed) Deferred.unsafeDone(closed, Effect.succeed({ hadError: socket.errored !== null, error }))
     return closed
   })
 

@@ -261,8 +261,7 @@ const effectDriver = async (input: WorkerInput, untimed: boolean): Promise<Drive
           })
         )
       )
-      // Sends are concurrent (that is how the Effect API pipelines): each window's worth at once, the next as
-      // soon as echoes free room.
+      // Each window's worth goes out as one sendAll (one write), the next as soon as echoes free room.
       const sender = Effect.gen(function*() {
         while (sent < count) {
           const room = Math.min(window - (sent - received), count - sent)
@@ -275,10 +274,7 @@ const effectDriver = async (input: WorkerInput, untimed: boolean): Promise<Drive
           const batch = new Array<Buffer>(room)
           for (let j = 0; j < room; j++) batch[j] = ring[(sent + j) % ring.length]!
           sent += room
-          yield* Effect.forEach(batch, (payload) => transport.send(payload, options), {
-            concurrency: "unbounded",
-            discard: true
-          })
+          yield* transport.sendAll(batch, options)
         }
       })
       const started = performance.now()
@@ -320,11 +316,16 @@ const promiseDriver = async (input: WorkerInput): Promise<Driver> => {
       const onError = (error: unknown) => {
         failure ??= error
       }
+      // Refilled in one sendAll (one write) once half the window has come back, as the baseline refills
+      // once per inbound chunk.
       const pump = () => {
+        if (sent === count || sent - received > window / 2) return
+        const batch: Array<Buffer> = []
         while (sent < count && sent - received < window) {
-          client.send(ring[sent % ring.length]!).catch(onError)
+          batch.push(ring[sent % ring.length]!)
           sent++
         }
+        client.sendAll(batch).catch(onError)
       }
       const started = performance.now()
       pump()
