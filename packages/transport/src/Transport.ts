@@ -178,11 +178,15 @@ export interface Options {
    */
   readonly stableAfter?: Duration.DurationInput | undefined
   /**
-   * Unread inbound bytes the transport holds before it stops reading the socket. Default 4 MiB. A receive
+   * Unread inbound bytes the transport holds before it stops reading the socket. Default: 4 MiB or four
+   * of the largest frames, whichever is more. A receive
    * that waits for a frame larger than this still gets it: reading goes on while someone waits.
    */
   readonly inboundBufferBytes?: number | undefined
-  /** Outbound bytes accepted but not yet written. Default 4 MiB; a larger single frame is let in alone. */
+  /**
+   * Outbound bytes accepted but not yet written. Default: 4 MiB or four of the largest frames, whichever is
+   * more. A larger single send is let in alone.
+   */
   readonly outboundBufferBytes?: number | undefined
   /**
    * Check each frame's length prefix as soon as its four bytes arrive, so a bogus one (another protocol on
@@ -235,6 +239,8 @@ export const exponentialBackoff = (options?: {
 
 const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024
 const WRITE_BATCH_BYTES = 64 * 1024
+// From this size on, a payload is written from the caller's buffer instead of being copied behind its header.
+const ZERO_COPY_BYTES = 32 * 1024
 const FRAMES_PER_BATCH = 1024
 
 const metrics = {
@@ -329,8 +335,10 @@ export const make = (
     const stableAfterMillis = Duration.toMillis(
       options?.stableAfter ?? Duration.max(config.retryInterval, Duration.seconds(1))
     )
-    const inboundBudget = Math.max(1, options?.inboundBufferBytes ?? DEFAULT_BUFFER_BYTES)
-    const outboundBudget = Math.max(1, options?.outboundBufferBytes ?? DEFAULT_BUFFER_BYTES)
+    // By default room for a few of the largest frames, so that big frames in flight do not stall on the budget.
+    const defaultBudget = Math.max(DEFAULT_BUFFER_BYTES, 4 * (Framing.HEADER_SIZE + config.maxMessageSize))
+    const inboundBudget = Math.max(1, options?.inboundBufferBytes ?? defaultBudget)
+    const outboundBudget = Math.max(1, options?.outboundBufferBytes ?? defaultBudget)
     const maxFrameBytes = Framing.HEADER_SIZE + config.maxMessageSize
     const framing: Framing.FramingOptions = { maxMessageSize: config.maxMessageSize }
     const checkLengthsOnArrival = options?.checkLengthsOnArrival !== false
@@ -617,26 +625,49 @@ export const make = (
 
     // ---- outbound ---------------------------------------------------------------------------------------
 
-    const write = (bytes: Uint8Array, options: OperationOptions | undefined, frames = 1) =>
+    const write = (parts: ReadonlyArray<Uint8Array>, options: OperationOptions | undefined, frames = 1) =>
       Effect.suspend(() => {
         if (closed) return Effect.fail(closedError("send"))
         if (live === undefined) return Effect.fail(notConnected())
         const limit = limitFor("send", options)
-        return live.outbox.offer(bytes, limit === undefined ? undefined : { deadlines, ...limit }, frames)
+        return live.outbox.offer(parts, limit === undefined ? undefined : { deadlines, ...limit }, frames)
       })
 
-    const send = (payload: Uint8Array, options?: OperationOptions) =>
-      Either.match(Framing.encode(payload, framing), {
+    const tooLarge = (size: number) =>
+      Effect.fail(new FrameTooLargeError({ direction: "outbound", size, maxSize: config.maxMessageSize }))
+
+    // A large payload is not copied: its header and the payload itself go out as two writes. The caller's
+    // buffer is only read until the send completes.
+    const send = (payload: Uint8Array, options?: OperationOptions) => {
+      if (payload.length > config.maxMessageSize) return tooLarge(payload.length)
+      if (payload.length >= ZERO_COPY_BYTES) return write([Framing.encodeHeader(payload.length), payload], options)
+      return Either.match(Framing.encode(payload, framing), {
         onLeft: Effect.fail,
-        onRight: (frame) => write(frame, options)
+        onRight: (frame) => write([frame], options)
       })
+    }
 
     const sendAll = (payloads: Iterable<Uint8Array>, options?: OperationOptions) => {
       const list = Array.isArray(payloads) ? payloads as ReadonlyArray<Uint8Array> : Array.from(payloads)
-      return Either.match(Framing.encodeAll(list, framing), {
-        onLeft: Effect.fail,
-        onRight: (bytes) => list.length === 0 ? Effect.void : write(bytes, options, list.length)
-      })
+      if (list.length === 0) return Effect.void
+      const parts: Array<Uint8Array> = []
+      // Runs of small payloads are framed into one buffer each; large ones are written from where they are.
+      let run: Array<Uint8Array> = []
+      const flush = () => {
+        if (run.length > 0) parts.push(Either.getOrThrow(Framing.encodeAll(run, framing)))
+        run = []
+      }
+      for (const payload of list) {
+        if (payload.length > config.maxMessageSize) return tooLarge(payload.length)
+        if (payload.length >= ZERO_COPY_BYTES) {
+          flush()
+          parts.push(Framing.encodeHeader(payload.length), payload)
+        } else {
+          run.push(payload)
+        }
+      }
+      flush()
+      return write(parts, options, list.length)
     }
 
     const output = (bytes: Uint8Array, options?: OperationOptions) =>
@@ -648,7 +679,7 @@ export const make = (
             maxSize: config.maxMessageSize
           })
         )
-        : write(bytes, options)
+        : write([bytes], options)
 
     // ---- one connection ---------------------------------------------------------------------------------
 
@@ -712,8 +743,7 @@ export const make = (
         yield* Effect.gen(function*() {
           while (true) {
             const batch = yield* outbox.takeBatch
-            const bytes = batch.length === 1 ? batch[0]! : concat(batch)
-            const result = yield* Effect.either(writeBytes(bytes))
+            const result = yield* Effect.either(Effect.forEach(writePlan(batch), writeBytes, { discard: true }))
             if (Either.isLeft(result)) {
               return drop(new ConnectionError({ reason: "Write", address, generation, cause: result.left }))
             }
@@ -835,6 +865,31 @@ export const make = (
     if (options?.autoStart !== false) yield* Effect.orDie(start)
     return service
   })
+
+// Small buffers are joined into one write; a large one is written on its own, from where it is.
+const writePlan = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> => {
+  if (parts.length === 1) return parts
+  const plan: Array<Uint8Array> = []
+  let run: Array<Uint8Array> = []
+  let runBytes = 0
+  const flush = () => {
+    if (run.length > 0) plan.push(run.length === 1 ? run[0]! : concat(run))
+    run = []
+    runBytes = 0
+  }
+  for (const part of parts) {
+    if (part.length >= ZERO_COPY_BYTES) {
+      flush()
+      plan.push(part)
+    } else {
+      run.push(part)
+      runBytes += part.length
+      if (runBytes >= WRITE_BATCH_BYTES) flush()
+    }
+  }
+  flush()
+  return plan
+}
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   let size = 0

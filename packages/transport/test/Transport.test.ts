@@ -78,6 +78,25 @@ describe("Transport", () => {
         assert.strictEqual((yield* conn.written).length, 4 + 1 + 4 + 4 + 3)
       }))
 
+    it.scoped("large payloads are written from the caller's buffer, small ones framed together, all in order", () =>
+      Effect.gen(function*() {
+        const { peer, transport } = yield* setup({ maxMessageSize: 1 << 20 })
+        const conn = yield* peer.accepted
+        yield* transport.awaitConnected
+        const payloads = [
+          new Uint8Array(10).fill(1),
+          new Uint8Array(100_000).fill(2),
+          new Uint8Array(0),
+          new Uint8Array(40_000).fill(3),
+          new Uint8Array(5).fill(4)
+        ]
+        yield* transport.sendAll(payloads)
+        yield* transport.send(new Uint8Array(70_000).fill(5))
+        for (const expected of [...payloads, new Uint8Array(70_000).fill(5)]) {
+          assert.deepStrictEqual(yield* conn.takeFrame, expected)
+        }
+      }))
+
     it.scoped("reads a raw prefix with recv, then frames, from one ordered sequence", () =>
       Effect.gen(function*() {
         // The raw prefix is not a length: lengths are checked when a receive reaches them.

@@ -22,6 +22,7 @@ import { NodeConnector, NodeTransport } from "@rocketmq-effect/transport-node"
 import * as Transport_ from "@rocketmq-effect/transport/Transport"
 import type { TransportClient } from "@rocketmq-effect/transport/TransportClient"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -247,6 +248,7 @@ const effectDriver = async (input: WorkerInput, untimed: boolean): Promise<Drive
       let sent = 0
       let received = 0
       let wakeSender: (() => void) | undefined
+      const sendFailed = yield* Deferred.make<never, unknown>()
       const receiver = transport.frames.pipe(
         Stream.take(count),
         Stream.runForEachChunk((frames) =>
@@ -274,11 +276,19 @@ const effectDriver = async (input: WorkerInput, untimed: boolean): Promise<Drive
           const batch = new Array<Buffer>(room)
           for (let j = 0; j < room; j++) batch[j] = ring[(sent + j) % ring.length]!
           sent += room
-          yield* transport.sendAll(batch, options)
+          // Not awaited, as the Promise client and the baseline do not wait for writes either.
+          yield* Effect.fork(
+            transport.sendAll(batch, options).pipe(
+              Effect.catchAll((error) => Deferred.fail(sendFailed, error))
+            )
+          )
         }
       })
       const started = performance.now()
-      yield* Effect.all([sender, receiver], { concurrency: 2, discard: true })
+      yield* Effect.raceFirst(
+        Effect.all([sender, receiver], { concurrency: 2, discard: true }),
+        Deferred.await(sendFailed)
+      )
       return performance.now() - started
     })
 

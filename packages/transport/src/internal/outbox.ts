@@ -5,8 +5,10 @@ import type { Deadline, Deadlines } from "./deadlines.js"
  * A send waiting to be written. `state` moves forward only: waiting for budget → queued → writing → done.
  */
 interface Entry<E> {
-  readonly bytes: Uint8Array
-  /** How many frames `bytes` holds, for the metrics. */
+  /** The bytes to write, in order: one buffer, or a header and a payload that was not copied. */
+  readonly parts: ReadonlyArray<Uint8Array>
+  readonly size: number
+  /** How many frames the parts hold, for the metrics. */
   readonly frames: number
   readonly resume: (effect: Effect.Effect<void, E>) => void
   state: EntryState
@@ -54,11 +56,13 @@ export class Outbox<E> {
   ) {}
 
   /** Completes when the writer has handed the bytes to the connection and it accepted them. */
-  offer<E2 = never>(bytes: Uint8Array, limit?: Limit<E2>, frames = 1): Effect.Effect<void, E | E2> {
+  offer<E2 = never>(parts: ReadonlyArray<Uint8Array>, limit?: Limit<E2>, frames = 1): Effect.Effect<void, E | E2> {
     return Effect.async<void, E | E2>((resume) => {
       if (this.failure !== undefined) return resume(Effect.fail(this.failure))
-      const entry: Entry<E> = { bytes, frames, resume, state: EntryState.Waiting, clearDeadline: undefined }
-      if (this.waiting.length === 0 && this.fits(bytes.length)) this.admit(entry)
+      let size = 0
+      for (const part of parts) size += part.length
+      const entry: Entry<E> = { parts, size, frames, resume, state: EntryState.Waiting, clearDeadline: undefined }
+      if (this.waiting.length === 0 && this.fits(size)) this.admit(entry)
       else this.waiting.push(entry)
       if (limit !== undefined && entry.state !== EntryState.Done) {
         const deadline: Deadline = {
@@ -102,13 +106,13 @@ export class Outbox<E> {
     const queued = this.queued
     while (taken < queued.length) {
       const entry = queued[taken]!
-      if (out.length > 0 && size + entry.bytes.length > this.batchBytes) break
+      if (out.length > 0 && size + entry.size > this.batchBytes) break
       taken++
       if (entry.state !== EntryState.Queued) continue
       entry.state = EntryState.Writing
       this.batch.push(entry)
-      out.push(entry.bytes)
-      size += entry.bytes.length
+      for (const part of entry.parts) out.push(part)
+      size += entry.size
     }
     this.queued = taken === queued.length ? [] : queued.slice(taken)
     return out
@@ -121,7 +125,7 @@ export class Outbox<E> {
     let bytes = 0
     let frames = 0
     for (const entry of batch) {
-      bytes += entry.bytes.length
+      bytes += entry.size
       frames += entry.frames
       this.release(entry)
       if (entry.state === EntryState.Writing) {
@@ -165,14 +169,14 @@ export class Outbox<E> {
 
   private admit(entry: Entry<E>): void {
     entry.state = EntryState.Queued
-    this.used += entry.bytes.length
+    this.used += entry.size
     this.queued.push(entry)
     this.wake()
   }
 
   private admitWaiting(): void {
     let i = 0
-    while (i < this.waiting.length && this.fits(this.waiting[i]!.bytes.length)) {
+    while (i < this.waiting.length && this.fits(this.waiting[i]!.size)) {
       this.admit(this.waiting[i]!)
       i++
     }
@@ -180,7 +184,7 @@ export class Outbox<E> {
   }
 
   private release(entry: Entry<E>): void {
-    this.used -= entry.bytes.length
+    this.used -= entry.size
   }
 
   private cancel(entry: Entry<E>): void {
