@@ -397,18 +397,8 @@ class DecoderImpl implements Decoder {
 
   // Only reached when the four length bytes straddle chunks; the caller has checked they are buffered.
   private peekSplitHeader(): number {
-    let value = 0
-    let index = this.head
-    let offset = this.offset
-    for (let read = 0; read < HEADER_SIZE; read++) {
-      let chunk = this.chunks[index]
-      while (offset >= chunk.length) {
-        chunk = this.chunks[++index]
-        offset = 0
-      }
-      value = value * 256 + chunk[offset++]
-    }
-    return value
+    const h = this.headerBytes()
+    return (h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3]) >>> 0
   }
 
   private headerBytes(): Uint8Array {

@@ -32,6 +32,7 @@ import * as Queue from "effect/Queue"
 import type { Connection, ConnectorService } from "./Connector.js"
 import { Connector } from "./Connector.js"
 import * as Framing from "./Framing.js"
+import { concat } from "./internal/bytes.js"
 import type { TransportConfig } from "./TransportConfig.js"
 import { ConnectionError } from "./TransportError.js"
 
@@ -276,16 +277,7 @@ const makePair = (id: number, config: TransportConfig) =>
         finish(Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause: new Error("connection reset") })))
       ),
       takeFrame,
-      written: Effect.sync(() => {
-        const size = writtenChunks.reduce((n, c) => n + c.length, 0)
-        const out = new Uint8Array(size)
-        let offset = 0
-        for (const chunk of writtenChunks) {
-          out.set(chunk, offset)
-          offset += chunk.length
-        }
-        return out
-      }),
+      written: Effect.sync(() => concat(writtenChunks)),
       paused: Effect.sync(() => paused),
       isClosed: Effect.sync(() => isClosed),
       awaitClosed: Deferred.await(ended).pipe(Effect.ignore)

@@ -42,6 +42,7 @@ import * as ConnectionState from "./ConnectionState.js"
 import type { Connection } from "./Connector.js"
 import { Connector } from "./Connector.js"
 import * as Framing from "./Framing.js"
+import { concat } from "./internal/bytes.js"
 import type { Deadline } from "./internal/deadlines.js"
 import { Deadlines } from "./internal/deadlines.js"
 import { Outbox } from "./internal/outbox.js"
@@ -565,44 +566,34 @@ export const make = (
 
     const changes = stateRef.changes.pipe(Stream.changes)
 
-    // The first state for which `select` says something; fails as it fails.
-    const awaitState = <A, E>(select: (state: ConnectionState.ConnectionState) => Effect.Effect<Option.Option<A>, E>) =>
+    // Waits for a `Connected` state that `ready` accepts; fails when the transport closes or gives up.
+    const awaitConnectedWhere = (operation: string, ready: (state: Connected) => boolean) =>
       changes.pipe(
-        Stream.mapEffect(select),
+        Stream.mapEffect((state): Effect.Effect<Option.Option<Connected>, AwaitError> => {
+          switch (state._tag) {
+            case "Connected":
+              return Effect.succeed(ready(state) ? Option.some(state) : Option.none())
+            case "Closed":
+              return Effect.fail(closedError(operation))
+            case "Disconnected":
+              return state.exhausted ? Effect.fail(exhaustedError(state)) : Effect.succeed(Option.none())
+            case "Connecting":
+              return Effect.succeed(Option.none())
+          }
+        }),
         Stream.filterMap(identity),
         Stream.runHead,
         // The state stream never ends on its own; only interruption gets past it without a value.
         Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.succeed }))
       )
 
-    const awaitConnected = awaitState((state): Effect.Effect<Option.Option<Connected>, AwaitError> => {
-      switch (state._tag) {
-        case "Connected":
-          return Effect.succeed(Option.some(state))
-        case "Closed":
-          return Effect.fail(closedError("awaitConnected"))
-        case "Disconnected":
-          return state.exhausted ? Effect.fail(exhaustedError(state)) : Effect.succeed(Option.none())
-        case "Connecting":
-          return Effect.succeed(Option.none())
-      }
-    })
+    const awaitConnected = awaitConnectedWhere("awaitConnected", () => true)
 
     // After a receive found no connection, waits for a connection whose inbound bytes are already in place.
-    const awaitNextConnection = awaitState((state): Effect.Effect<Option.Option<Connected>, AwaitError> => {
-      switch (state._tag) {
-        case "Connected":
-          return Effect.succeed(
-            live !== undefined && live.generation === state.generation ? Option.some(state) : Option.none()
-          )
-        case "Closed":
-          return Effect.fail(closedError("receive"))
-        case "Disconnected":
-          return state.exhausted ? Effect.fail(exhaustedError(state)) : Effect.succeed(Option.none())
-        case "Connecting":
-          return Effect.succeed(Option.none())
-      }
-    })
+    const awaitNextConnection = awaitConnectedWhere(
+      "receive",
+      (state) => live !== undefined && live.generation === state.generation
+    )
 
     const pullFrames: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ConnectionError>> = receive(
       takeFrames,
@@ -889,18 +880,6 @@ const writePlan = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> 
   }
   flush()
   return plan
-}
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const part of parts) size += part.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
 }
 
 /**
