@@ -273,7 +273,7 @@ const stateNumber = (state: ConnectionState.ConnectionState): number =>
 type Connected = ConnectionState.ConnectionState & { readonly _tag: "Connected" }
 type AwaitError = ConnectionError | ConnectionClosedError
 
-/** One connection's unread inbound bytes and the receiver waiting on them. */
+/** One connection's unread inbound bytes and its read flow control. */
 class Inbound {
   /** A receiver is waiting for bytes that are not there yet. */
   demand = false
