@@ -61,6 +61,32 @@ const numbered = (seq: number, size: number) => {
 }
 const seqOf = (payload: Uint8Array) => new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0)
 
+/**
+ * Collects the sequence numbers of the frames `transport` receives, noting any whose bytes are not the
+ * numbered pattern (or, with `sizeOf`, not of the size that sequence number was sent with).
+ */
+const collectNumbered = (transport: Transport.TransportService, sizeOf?: (seq: number) => number) =>
+  Effect.gen(function*() {
+    const received: Array<number> = []
+    const corrupt: Array<string> = []
+    yield* transport.frames.pipe(
+      Stream.runForEach((payload) =>
+        Effect.sync(() => {
+          const seq = seqOf(payload)
+          if (
+            !sameBytes(payload, numbered(seq, payload.length)) ||
+            (sizeOf !== undefined && payload.length !== sizeOf(seq))
+          ) {
+            corrupt.push(`frame ${seq} of ${payload.length} bytes`)
+          }
+          received.push(seq)
+        })
+      ),
+      Effect.forkScoped
+    )
+    return { received, corrupt }
+  })
+
 describe("FaultInjection", () => {
   live(
     "server restart during traffic: outage sends fail typed, reconnect to generation 2, nothing duplicated",
@@ -74,20 +100,7 @@ describe("FaultInjection", () => {
         yield* states.next(isConnected(1))
 
         const sizeOf = (seq: number) => 4 + (seq * 7919) % (8 * KiB)
-        const received: Array<number> = []
-        const corrupt: Array<string> = []
-        yield* transport.frames.pipe(
-          Stream.runForEach((payload) =>
-            Effect.sync(() => {
-              const seq = seqOf(payload)
-              if (!sameBytes(payload, numbered(seq, payload.length)) || payload.length !== sizeOf(seq)) {
-                corrupt.push(`frame ${seq} of ${payload.length} bytes`)
-              }
-              received.push(seq)
-            })
-          ),
-          Effect.forkScoped
-        )
+        const { corrupt, received } = yield* collectNumbered(transport, sizeOf)
         const sent: Array<number> = []
         const failures: Array<TransportError> = []
         let phase: "before" | "outage" | "after" = "before"
@@ -149,18 +162,7 @@ describe("FaultInjection", () => {
           yield* configFor(port, { timeout: "2 seconds", retryInterval: "10 millis" })
         )
         let generation = 0
-        const received: Array<number> = []
-        const corrupt: Array<string> = []
-        yield* transport.frames.pipe(
-          Stream.runForEach((payload) =>
-            Effect.sync(() => {
-              const seq = seqOf(payload)
-              if (!sameBytes(payload, numbered(seq, payload.length))) corrupt.push(`frame ${seq}`)
-              received.push(seq)
-            })
-          ),
-          Effect.forkScoped
-        )
+        const { corrupt, received } = yield* collectNumbered(transport)
         const failures: Array<TransportError> = []
         yield* Effect.gen(function*() {
           for (let seq = 0;; seq++) {

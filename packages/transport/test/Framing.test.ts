@@ -8,6 +8,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Framing from "../src/Framing.js"
+import { concat } from "../src/internal/bytes.js"
 import * as TransportError from "../src/TransportError.js"
 
 const options: Framing.FramingOptions = { maxMessageSize: 1024 * 1024 }
@@ -17,18 +18,6 @@ const bytes = (...values: Array<number>) => new Uint8Array(values)
 const fill = (length: number, seed: number) => {
   const out = new Uint8Array(length)
   for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) & 0xff
-  return out
-}
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let total = 0
-  for (const part of parts) total += part.length
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
   return out
 }
 
