@@ -96,5 +96,4 @@ export const layerConfig = (
 export const makeClient = (
   config: TransportConfig,
   options?: Transport.Options
-): Promise<TransportClient.TransportClient> =>
-  TransportClient.make(Transport.layer(config, options).pipe(Layer.provide(NodeConnector.layer)))
+): Promise<TransportClient.TransportClient> => TransportClient.make(layer(config, options))

@@ -124,14 +124,20 @@ export const encodeAll = (
     if (payload.length > limit) return Either.left(outboundTooLarge(payload.length, limit))
     size += HEADER_SIZE + payload.length
   }
+  return Either.right(pack(list, list.length, size))
+}
+
+// Frames the first `count` payloads into one buffer of `size` bytes (their frames' total), already checked.
+const pack = (payloads: ReadonlyArray<Uint8Array>, count: number, size: number): Uint8Array => {
   const out = allocate(size)
   let offset = 0
-  for (const payload of list) {
+  for (let i = 0; i < count; i++) {
+    const payload = payloads[i]
     writeHeader(out, offset, payload.length)
     out.set(payload, offset + HEADER_SIZE)
     offset += HEADER_SIZE + payload.length
   }
-  return Either.right(out)
+  return out
 }
 
 /**
@@ -167,19 +173,8 @@ export const encodeChannel = <IE = never, Done = unknown>(
         }
         total += HEADER_SIZE + size
       }
-      let next = failure === undefined ? loop : Channel.fail(failure)
-      if (count > 0) {
-        const out = new Uint8Array(total)
-        let offset = 0
-        for (let i = 0; i < count; i++) {
-          const payload = payloads[i]
-          writeHeader(out, offset, payload.length)
-          out.set(payload, offset + HEADER_SIZE)
-          offset += HEADER_SIZE + payload.length
-        }
-        next = Channel.zipRight(Channel.write(Chunk.of(out)), next)
-      }
-      return next
+      const next = failure === undefined ? loop : Channel.fail(failure)
+      return count > 0 ? Channel.zipRight(Channel.write(Chunk.of(pack(payloads, count, total))), next) : next
     },
     onFailure: Channel.failCause,
     onDone: Channel.succeed

@@ -643,21 +643,28 @@ export const make = (
       if (list.length === 0) return Effect.void
       const parts: Array<Uint8Array> = []
       // Runs of small payloads are framed into one buffer each; large ones are written from where they are.
+      // Nothing is written before every payload has been checked.
       let run: Array<Uint8Array> = []
-      const flush = () => {
-        if (run.length > 0) parts.push(Either.getOrThrow(Framing.encodeAll(run, framing)))
+      const flush = (): FrameTooLargeError | undefined => {
+        if (run.length === 0) return undefined
+        const framed = Framing.encodeAll(run, framing)
         run = []
+        if (Either.isLeft(framed)) return framed.left
+        parts.push(framed.right)
+        return undefined
       }
       for (const payload of list) {
-        if (payload.length > config.maxMessageSize) return tooLarge(payload.length)
-        if (payload.length >= ZERO_COPY_BYTES) {
-          flush()
-          parts.push(Framing.encodeHeader(payload.length), payload)
-        } else {
+        if (payload.length < ZERO_COPY_BYTES) {
           run.push(payload)
+          continue
         }
+        if (payload.length > config.maxMessageSize) return tooLarge(payload.length)
+        const failure = flush()
+        if (failure !== undefined) return Effect.fail(failure)
+        parts.push(Framing.encodeHeader(payload.length), payload)
       }
-      flush()
+      const failure = flush()
+      if (failure !== undefined) return Effect.fail(failure)
       return write(parts, options, list.length)
     }
 
