@@ -77,7 +77,14 @@ export const encodeHeader = (length: number): Uint8Array => {
   return header
 }
 
-const writeHeader = (target: Uint8Array, offset: number, length: number): void => {
+/**
+ * Writes the four length bytes for a payload of `length` bytes into `target` at `offset`: for callers that
+ * lay out several frames' headers in one buffer.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const writeHeader = (target: Uint8Array, offset: number, length: number): void => {
   target[offset] = length >>> 24
   target[offset + 1] = length >>> 16
   target[offset + 2] = length >>> 8

@@ -174,10 +174,7 @@ export const attach = (socket: Net.Socket, options: ConnectionOptions): ServerCo
           const payload = batch[i]
           const length = payload.length
           const at = i * Framing.HEADER_SIZE
-          headers[at] = length >>> 24
-          headers[at + 1] = length >>> 16
-          headers[at + 2] = length >>> 8
-          headers[at + 3] = length
+          Framing.writeHeader(headers, at, length)
           const header = headers.subarray(at, at + Framing.HEADER_SIZE)
           const last = i === batch.length - 1
           if (length === 0) {
