@@ -122,7 +122,7 @@ const streamDecode = (chunks: ReadonlyArray<Buffer>): Result => {
       Stream.runForEachChunk((chunk) => {
         const array = Chunk.toReadonlyArray(chunk)
         frames += array.length
-        for (let i = 0; i < array.length; i++) bytes += array[i].length
+        for (let i = 0; i < array.length; i++) bytes += array[i]!.length
         return Effect.void
       })
     )
@@ -158,7 +158,7 @@ const check = (method: (chunks: ReadonlyArray<Buffer>) => Result, result: Result
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 const label = (size: number) => size >= MIB ? `${size / MIB} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`
@@ -174,7 +174,7 @@ console.log(
   "(a) hand-written Node decoder, (b) Framing.makeDecoder loop, (c) Framing.decode stream; b/a, c/a: speed vs (a)"
 )
 const columns = [7, 8, 13, 7, 13, 7, 5, 13, 7, 5]
-const row = (cells: ReadonlyArray<string>) => console.log(cells.map((cell, i) => pad(cell, columns[i])).join(" "))
+const row = (cells: ReadonlyArray<string>) => console.log(cells.map((cell, i) => pad(cell, columns[i]!)).join(" "))
 row(["frame", "input", "(a) frames/s", "MB/s", "(b) frames/s", "MB/s", "b/a", "(c) frames/s", "MB/s", "c/a"])
 
 for (const frameSize of [64, 1024, 64 * 1024, MIB]) {
@@ -197,28 +197,28 @@ for (const frameSize of [64, 1024, 64 * 1024, MIB]) {
     // Rotating the order keeps one method from always inheriting the allocator state another left behind.
     for (let k = 0; k < methods.length; k++) {
       const index = (run + k) % methods.length
-      const method = methods[index]
+      const method = methods[index]!
       gc()
       const start = performance.now()
       const result = method(chunks)
-      seconds[index].push((performance.now() - start) / 1000)
+      seconds[index]!.push((performance.now() - start) / 1000)
       check(method, result, input.count * repetitions, frameSize)
     }
   }
 
   const framesPerSecond = seconds.map((s) => (input.count * repetitions) / median(s))
   const megabytesPerSecond = seconds.map((s) => (input.bytes * repetitions) / median(s) / 1e6)
-  const ratio = (index: number) => (framesPerSecond[index] / framesPerSecond[0]).toFixed(2)
+  const ratio = (index: number) => (framesPerSecond[index]! / framesPerSecond[0]!).toFixed(2)
   row([
     label(frameSize),
     `${Math.round(input.bytes / MIB)} MiB`,
-    rate(framesPerSecond[0]),
-    megabytesPerSecond[0].toFixed(0),
-    rate(framesPerSecond[1]),
-    megabytesPerSecond[1].toFixed(0),
+    rate(framesPerSecond[0]!),
+    megabytesPerSecond[0]!.toFixed(0),
+    rate(framesPerSecond[1]!),
+    megabytesPerSecond[1]!.toFixed(0),
     ratio(1),
-    rate(framesPerSecond[2]),
-    megabytesPerSecond[2].toFixed(0),
+    rate(framesPerSecond[2]!),
+    megabytesPerSecond[2]!.toFixed(0),
     ratio(2)
   ])
 }

@@ -91,6 +91,10 @@ export const writeHeader = (target: Uint8Array, offset: number, length: number):
   target[offset + 3] = length
 }
 
+// Reads the big-endian length at `offset`; callers have checked that four bytes are there.
+const readLength = (bytes: Uint8Array, offset: number): number =>
+  (bytes[offset]! << 24 | bytes[offset + 1]! << 16 | bytes[offset + 2]! << 8 | bytes[offset + 3]!) >>> 0
+
 const outboundTooLarge = (size: number, limit: number) =>
   new FrameTooLargeError({ direction: "outbound", size, maxSize: limit })
 
@@ -139,7 +143,7 @@ const pack = (payloads: ReadonlyArray<Uint8Array>, count: number, size: number):
   const out = allocate(size)
   let offset = 0
   for (let i = 0; i < count; i++) {
-    const payload = payloads[i]
+    const payload = payloads[i]!
     writeHeader(out, offset, payload.length)
     out.set(payload, offset + HEADER_SIZE)
     offset += HEADER_SIZE + payload.length
@@ -173,7 +177,7 @@ export const encodeChannel = <IE = never, Done = unknown>(
       let total = 0
       let failure: FrameTooLargeError | undefined
       for (; count < payloads.length; count++) {
-        const size = payloads[count].length
+        const size = payloads[count]!.length
         if (size > limit) {
           failure = outboundTooLarge(size, limit)
           break
@@ -276,11 +280,11 @@ class DecoderImpl implements Decoder {
     if (this.failure !== undefined) return this.failure
     const buffered = this.buffered
     if (buffered < HEADER_SIZE) return undefined
-    const chunk = this.chunks[this.head]
+    const chunk = this.chunks[this.head]!
     const offset = this.offset
     const available = chunk.length - offset
     const length = available >= HEADER_SIZE
-      ? (chunk[offset] << 24 | chunk[offset + 1] << 16 | chunk[offset + 2] << 8 | chunk[offset + 3]) >>> 0
+      ? readLength(chunk, offset)
       : this.peekSplitHeader()
     if (length > this.limit) return this.poison(length)
     const total = HEADER_SIZE + length
@@ -305,15 +309,14 @@ class DecoderImpl implements Decoder {
     for (;;) {
       if (this.failure !== undefined) return this.failure
       if (this.buffered < HEADER_SIZE) return undefined
-      const chunk = this.chunks[this.head]
+      const chunk = this.chunks[this.head]!
       const size = chunk.length
       const start = this.offset
       const buffer = chunk.buffer
       const base = chunk.byteOffset
       let offset = start
       while (size - offset >= HEADER_SIZE) {
-        const length = (chunk[offset] << 24 | chunk[offset + 1] << 16 | chunk[offset + 2] << 8 | chunk[offset + 3]) >>>
-          0
+        const length = readLength(chunk, offset)
         const end = offset + HEADER_SIZE + length
         if (length > limit || end > size) break
         out.push(new Uint8Array(buffer, base + offset + HEADER_SIZE, length))
@@ -337,7 +340,7 @@ class DecoderImpl implements Decoder {
     // A fractional or negative count would desynchronise `buffered` from the views handed out.
     if (!(n > 0 && Number.isSafeInteger(n)) || this.buffered < n) return undefined
     this.buffered -= n
-    const chunk = this.chunks[this.head]
+    const chunk = this.chunks[this.head]!
     const offset = this.offset
     if (chunk.length - offset >= n) {
       const end = offset + n
@@ -379,7 +382,7 @@ class DecoderImpl implements Decoder {
   drain(): Array<Uint8Array> {
     const out: Array<Uint8Array> = []
     for (let i = this.head; i < this.chunks.length; i++) {
-      const chunk = this.chunks[i]
+      const chunk = this.chunks[i]!
       out.push(i === this.head && this.offset > 0 ? view(chunk, this.offset, chunk.length - this.offset) : chunk)
     }
     this.chunks = []
@@ -390,17 +393,17 @@ class DecoderImpl implements Decoder {
   }
 
   private peekHeader(): number {
-    const chunk = this.chunks[this.head]
+    const chunk = this.chunks[this.head]!
     const o = this.offset
     return chunk.length - o >= HEADER_SIZE
-      ? (chunk[o] << 24 | chunk[o + 1] << 16 | chunk[o + 2] << 8 | chunk[o + 3]) >>> 0
+      ? readLength(chunk, o)
       : this.peekSplitHeader()
   }
 
   // Only reached when the four length bytes straddle chunks; the caller has checked they are buffered.
   private peekSplitHeader(): number {
     const h = this.headerBytes()
-    return (h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3]) >>> 0
+    return readLength(h, 0)
   }
 
   private headerBytes(): Uint8Array {
@@ -408,12 +411,12 @@ class DecoderImpl implements Decoder {
     let index = this.head
     let offset = this.offset
     for (let read = 0; read < HEADER_SIZE; read++) {
-      let chunk = this.chunks[index]
+      let chunk = this.chunks[index]!
       while (offset >= chunk.length) {
-        chunk = this.chunks[++index]
+        chunk = this.chunks[++index]!
         offset = 0
       }
-      header[read] = chunk[offset++]
+      header[read] = chunk[offset++]!
     }
     return header
   }
@@ -430,7 +433,7 @@ class DecoderImpl implements Decoder {
 
   private skip(n: number): void {
     while (n > 0) {
-      const chunk = this.chunks[this.head]
+      const chunk = this.chunks[this.head]!
       const available = chunk.length - this.offset
       if (available > n) {
         this.offset += n
@@ -446,7 +449,7 @@ class DecoderImpl implements Decoder {
     const out = n <= SLAB_COPY_MAX ? this.carve(n) : allocate(n)
     let written = 0
     while (written < n) {
-      const chunk = this.chunks[this.head]
+      const chunk = this.chunks[this.head]!
       const offset = this.offset
       const available = chunk.length - offset
       const wanted = n - written
@@ -554,8 +557,9 @@ export const decodeChannel = <IE = never, Done = unknown>(
       const frames: Array<Uint8Array> = []
       let bytes = 0
       for (let i = start; i < chunks.length; i++) {
-        decoder.push(chunks[i])
-        bytes += chunks[i].length
+        const chunk = chunks[i]!
+        decoder.push(chunk)
+        bytes += chunk.length
         const failure = decoder.drainInto(frames)
         if (failure !== undefined) {
           const failed = Channel.fail(failure)
@@ -622,12 +626,12 @@ const takeSink = <E, EE>(
       onInput: (input: Chunk.Chunk<Uint8Array>): Taking => {
         const chunks = Chunk.toReadonlyArray(input)
         for (let i = 0; i < chunks.length; i++) {
-          decoder.push(chunks[i])
+          decoder.push(chunks[i]!)
           const result = take(decoder)
           if (result === undefined) continue
           if (!(result instanceof Uint8Array)) return Channel.fail(result)
           const leftovers = decoder.drain()
-          for (let j = i + 1; j < chunks.length; j++) leftovers.push(chunks[j])
+          for (let j = i + 1; j < chunks.length; j++) leftovers.push(chunks[j]!)
           const done = Channel.succeed(result)
           return leftovers.length === 0
             ? done

@@ -30,7 +30,7 @@ const split = (data: Uint8Array, sizes: ReadonlyArray<number>): Array<Uint8Array
   let offset = 0
   let i = 0
   while (offset < data.length) {
-    const size = sizes.length === 0 ? data.length : Math.max(1, sizes[i++ % sizes.length])
+    const size = sizes.length === 0 ? data.length : Math.max(1, sizes[i++ % sizes.length]!)
     out.push(data.subarray(offset, offset + size))
     offset += size
   }
@@ -70,7 +70,7 @@ const assertFrames = (actual: ReadonlyArray<unknown>, expected: ReadonlyArray<Ui
   for (let i = 0; i < expected.length; i++) {
     const frame = actual[i]
     assert.instanceOf(frame, Uint8Array)
-    assert.deepStrictEqual(Array.from(frame as Uint8Array), Array.from(expected[i]))
+    assert.deepStrictEqual(Array.from(frame as Uint8Array), Array.from(expected[i]!))
   }
 }
 
@@ -117,7 +117,7 @@ describe("Framing", () => {
           Effect.map(Chunk.toArray)
         )
         assert.strictEqual(out.length, 1)
-        assert.deepStrictEqual(Array.from(out[0]), [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3])
+        assert.deepStrictEqual(Array.from(out[0]!), [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3])
 
         const emitted: Array<Uint8Array> = []
         const error = yield* Stream.fromIterable([bytes(1), new Uint8Array(5), bytes(2)]).pipe(
@@ -490,7 +490,7 @@ describe("Framing", () => {
           Stream.fromIterable(split(frameAll(payloads), [7])),
           Framing.frame(options)
         )
-        assert.deepStrictEqual(Array.from(first), Array.from(payloads[0]))
+        assert.deepStrictEqual(Array.from(first), Array.from(payloads[0]!))
         assertFrames(
           yield* rest.pipe(Framing.decode(options), Stream.runCollect, Effect.map(Chunk.toArray)),
           payloads.slice(1)

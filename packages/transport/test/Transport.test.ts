@@ -135,9 +135,9 @@ describe("Transport", () => {
           "Connecting",
           "Connected"
         ])
-        assert.strictEqual(states[1]._tag === "Connecting" && states[1].attempt, 1)
-        assert.strictEqual(states[3]._tag === "Connecting" && states[3].attempt, 2)
-        const failed = states[2]
+        assert.strictEqual(states[1]?._tag === "Connecting" && states[1].attempt, 1)
+        assert.strictEqual(states[3]?._tag === "Connecting" && states[3].attempt, 2)
+        const failed = states[2]!
         assert.isTrue(failed._tag === "Disconnected" && Option.isSome(failed.cause))
         assert.deepStrictEqual(failed._tag === "Disconnected" && failed.retryIn, Option.some(Duration.seconds(1)))
       }))

@@ -462,7 +462,7 @@ describe("TransportConfig", () => {
         assert.isTrue(Equal.equals(loaded, c))
       }))
 
-    for (const [value, rule] of [["abc", "must be an integer from 0 to 65535"], ["70000", "must be an integer"]]) {
+    for (const [value, rule] of [["abc", "must be an integer from 0 to 65535"], ["70000", "must be an integer"]] as const) {
       it.effect(`TRANSPORT_PORT=${value} is an error naming the variable`, () =>
         Effect.gen(function*() {
           const provider = envProvider([["TRANSPORT_PORT", value]])

@@ -99,7 +99,7 @@ export const attach = (socket: Net.Socket, options: ConnectionOptions): ServerCo
     let count = 0
     let bytes = 0
     while (count < queue.length && (count === 0 || bytes < resumeBelow)) {
-      bytes += Framing.HEADER_SIZE + queue[count].length
+      bytes += Framing.HEADER_SIZE + queue[count]!.length
       count++
     }
     let taken: Array<Uint8Array>
@@ -171,7 +171,7 @@ export const attach = (socket: Net.Socket, options: ConnectionOptions): ServerCo
         const headers = new Uint8Array(Framing.HEADER_SIZE * batch.length)
         socket.cork()
         for (let i = 0; i < batch.length; i++) {
-          const payload = batch[i]
+          const payload = batch[i]!
           const length = payload.length
           const at = i * Framing.HEADER_SIZE
           Framing.writeHeader(headers, at, length)
