@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 /**
- * The `rmq-transport` executable (loaded by `bin/rmq-transport.mjs` through tsx).
+ * The `rmq-transport` executable. Installed, it runs as built JavaScript (`dist/esm/bin.js`); inside the
+ * repository `bin/rmq-transport.mjs` loads it from its source through tsx.
  *
  * @since 0.1.0
  */
