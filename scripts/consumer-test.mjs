@@ -1,0 +1,118 @@
+// The consumer test: what users install is what is checked. Packs every package as it would be published,
+// checks each tarball's files and manifest, installs the tarballs with npm into a project outside the
+// workspace (registry dependencies only), and there runs plain `node` ESM and CommonJS programs, type-checks a
+// strict TypeScript consumer with NodeNext and Bundler resolution, and runs the installed CLI.
+// Run after `pnpm build` (`pnpm consumer` does both).
+import * as assert from "node:assert/strict"
+import { execFileSync, spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { after, before, describe, it } from "node:test"
+import { fileURLToPath } from "node:url"
+import { checkTarball } from "./tarball-rules.mjs"
+
+const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
+const fixtures = Path.join(root, "scripts", "consumer")
+const packageDirs = ["packages/transport", "packages/transport-node", "packages/cli"]
+const rootManifest = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
+// The registry dependencies a user adds beside ours, at the versions the workspace pins.
+const registryDependencies = ["effect", "@effect/platform", "@effect/platform-node", "typescript", "@types/node"]
+  .map((name) => `${name}@${rootManifest.devDependencies[name]}`)
+
+const run = (command, args, options = {}) => {
+  const result = spawnSync(command, args, { encoding: "utf8", timeout: 120_000, ...options })
+  if (result.error) throw result.error
+  return result
+}
+const expectSuccess = (result, what) =>
+  assert.equal(result.status, 0, `${what} exited ${result.status}\n${result.stdout}\n${result.stderr}`)
+
+let work
+let project
+const tarballs = []
+
+before(() => {
+  work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rocketmq-effect-consumer-"))
+  const packs = Path.join(work, "tarballs")
+  Fs.mkdirSync(packs)
+  for (const dir of packageDirs) {
+    const out = execFileSync("pnpm", ["pack", "--pack-destination", packs], { cwd: Path.join(root, dir), encoding: "utf8" })
+    const file = out.trim().split("\n").pop().trim()
+    tarballs.push({ dir, file: Path.isAbsolute(file) ? file : Path.join(packs, Path.basename(file)) })
+  }
+  project = Path.join(work, "project")
+  Fs.mkdirSync(project)
+  Fs.writeFileSync(
+    Path.join(project, "package.json"),
+    JSON.stringify({ name: "rocketmq-effect-consumer", private: true, type: "module" }, null, 2)
+  )
+  for (const file of Fs.readdirSync(fixtures)) Fs.copyFileSync(Path.join(fixtures, file), Path.join(project, file))
+  const install = run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs.map((t) => t.file), ...registryDependencies],
+    { cwd: project, timeout: 300_000 }
+  )
+  expectSuccess(install, "npm install")
+})
+
+after(() => {
+  if (work !== undefined && process.env.KEEP_CONSUMER === undefined) Fs.rmSync(work, { recursive: true, force: true })
+})
+
+describe("tarballs", () => {
+  for (const dir of packageDirs) {
+    it(`${dir} holds only dist/, src/, README.md, LICENSE, CHANGELOG.md, with built entry points that have types`, () => {
+      const { file } = tarballs.find((t) => t.dir === dir)
+      const entries = execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).trim().split("\n")
+      const manifest = JSON.parse(execFileSync("tar", ["-xzOf", file, "package/package.json"], { encoding: "utf8" }))
+      const modules = Fs.readdirSync(Path.join(root, dir, "src"))
+        .filter((name) => name.endsWith(".ts") && name !== "index.ts" && name !== "bin.ts")
+        .map((name) => name.slice(0, -3))
+      const problems = checkTarball({ manifest, entries, modules })
+      assert.deepEqual(problems, [], `${Path.basename(file)}:\n  ${problems.join("\n  ")}`)
+      const size = Fs.statSync(file).size
+      console.log(`# ${Path.basename(file)}: ${(size / 1024).toFixed(1)} KiB, ${entries.length} files`)
+    })
+  }
+})
+
+describe("installed packages", () => {
+  const expected = (format) => ({
+    format,
+    effect: ["one", "two", "three"],
+    promise: ["one", "two", "three"],
+    framedBytes: 9
+  })
+
+  for (const [program, format] of [["app.mjs", "esm"], ["app.cjs", "cjs"]]) {
+    it(`node ${program} round-trips through the Effect and Promise APIs and prints nothing else`, () => {
+      const result = run(process.execPath, [program], { cwd: project, timeout: 60_000 })
+      expectSuccess(result, `node ${program}`)
+      assert.deepEqual(JSON.parse(result.stdout), expected(format))
+      assert.equal(result.stdout.trim().split("\n").length, 1, `only the program's own line:\n${result.stdout}`)
+      assert.equal(result.stderr, "", "nothing on stderr")
+    })
+  }
+
+  for (const resolution of ["nodenext", "bundler"]) {
+    it(`a strict TypeScript consumer type-checks with moduleResolution ${resolution}`, () => {
+      const result = run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", `tsconfig.${resolution}.json`], {
+        cwd: project
+      })
+      expectSuccess(result, `tsc -p tsconfig.${resolution}.json`)
+    })
+  }
+
+  it("npx rmq-transport --help lists the commands", () => {
+    const result = run("npx", ["--no-install", "rmq-transport", "--help"], { cwd: project })
+    expectSuccess(result, "rmq-transport --help")
+    for (const command of ["echo-server", "send", "ping", "bench", "demo"]) assert.match(result.stdout, new RegExp(command))
+  })
+
+  it("npx rmq-transport ping round-trips against its in-process echo server", () => {
+    const result = run("npx", ["--no-install", "rmq-transport", "ping", "--count", "50"], { cwd: project })
+    expectSuccess(result, "rmq-transport ping")
+    assert.match(result.stdout, /p50/)
+  })
+})

@@ -1,0 +1,44 @@
+// The TypeScript consumer as a CommonJS module (NodeNext only): the declarations reached through the
+// `require` condition must type-check too.
+import { ConnectionState, Framing, TestConnector, Transport, TransportError } from "@rocketmq-effect/transport"
+import * as TransportClient from "@rocketmq-effect/transport/TransportClient"
+import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
+import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
+import { Duration, Effect, Layer, Schedule, Stream } from "effect"
+
+export const program: Effect.Effect<string, TransportError.TimeoutError | TransportError.ConnectionError, Transport.Transport> =
+  Effect.gen(function*() {
+    const transport = yield* Transport.Transport
+    yield* transport.awaitConnected
+    yield* transport.send(new TextEncoder().encode("hello"))
+    const reply: Uint8Array = yield* transport.recvPkg({ timeout: "3 seconds" })
+    return new TextDecoder().decode(reply)
+  }).pipe(
+    Effect.catchTag("ConnectionClosedError", (e) => Effect.succeed(e.message)),
+    Effect.catchTag("FrameTooLargeError", (e) => Effect.succeed(`${e.size} > ${e.maxSize}`))
+  )
+
+export const plainLayer: Layer.Layer<Transport.Transport | NodeTransport.NodeTransport, TransportError.ConfigurationError> =
+  NodeTransport.layer({ host: "127.0.0.1", port: 10911, retryInterval: "1 second", maxRetries: 5 })
+
+export const configLayer = Effect.map(
+  TransportConfig.make({ host: "127.0.0.1", port: 10911 }),
+  (config) => NodeTransport.layer(config, { reconnectSchedule: Schedule.spaced(Duration.seconds(1)) })
+)
+
+export const states: Stream.Stream<string, never, Transport.Transport> = Stream.unwrap(
+  Effect.map(Transport.Transport, (transport) => transport.changes.pipe(Stream.map(ConnectionState.format)))
+)
+
+export const frames = Stream.make(new Uint8Array([0, 0, 0, 1, 7])).pipe(Framing.decode({ maxMessageSize: 1024 }))
+
+export const testLayer = Effect.map(TestConnector.make, ([connector]) => connector)
+
+export const server = TransportServer.make({ port: 0 })
+
+export const connector = NodeConnector.layer
+
+export const client: () => Promise<TransportClient.TransportClient> = () =>
+  NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 })
+
+export const isError = (u: unknown): boolean => TransportError.isTransportError(u)
