@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { NodeTransport } from "@rocketmq-effect/transport-node"
- * import { Transport, TransportConfig } from "@rocketmq-effect/transport"
+ * import { Transport } from "@rocketmq-effect/transport"
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
@@ -16,7 +16,7 @@
  *   return yield* transport.recvPkg()
  * })
  *
- * const TransportLayer = NodeTransport.layer(TransportConfig.DEFAULT)
+ * const TransportLayer = NodeTransport.layer({ host: "127.0.0.1", port: 10911, retryInterval: "1 second" })
  * program.pipe(Effect.provide(TransportLayer), Effect.runPromise)
  * ```
  *
@@ -24,8 +24,9 @@
  */
 import * as Transport from "@rocketmq-effect/transport/Transport"
 import * as TransportClient from "@rocketmq-effect/transport/TransportClient"
-import type { TransportConfig } from "@rocketmq-effect/transport/TransportConfig"
+import type { TransportConfig, TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
 import * as TransportConfigModule from "@rocketmq-effect/transport/TransportConfig"
+import type { ConfigurationError } from "@rocketmq-effect/transport/TransportError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -50,18 +51,38 @@ const makeContext = (config: TransportConfig, options: Transport.Options | undef
     (transport) => Context.make(Transport.Transport, transport).pipe(Context.add(NodeTransport, transport))
   )
 
+const validate = (
+  config: TransportConfig | Partial<TransportConfigInput>
+): Effect.Effect<TransportConfig, ConfigurationError> =>
+  TransportConfigModule.isTransportConfig(config) ? Effect.succeed(config) : TransportConfigModule.make(config)
+
 /**
  * The transport over TCP, connecting to `config.address` when the layer is built (unless `autoStart` is
  * false). Closing the layer's scope closes the transport.
  *
+ * Takes a `TransportConfig`, or the fields `TransportConfig.make` accepts
+ * (`{ host: "127.0.0.1", port: 10911, retryInterval: "1 second" }`), validated when the layer is built: bad
+ * input fails the layer with a `ConfigurationError` naming every offending field.
+ *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
+export function layer(
   config: TransportConfig,
   options?: Transport.Options
-): Layer.Layer<Transport.Transport | NodeTransport> =>
-  Layer.scopedContext(makeContext(config, options)).pipe(Layer.provide(NodeConnector.layer))
+): Layer.Layer<Transport.Transport | NodeTransport>
+export function layer(
+  config: TransportConfig | Partial<TransportConfigInput>,
+  options?: Transport.Options
+): Layer.Layer<Transport.Transport | NodeTransport, ConfigurationError>
+export function layer(
+  config: TransportConfig | Partial<TransportConfigInput>,
+  options?: Transport.Options
+): Layer.Layer<Transport.Transport | NodeTransport, ConfigurationError> {
+  return Layer.scopedContext(Effect.flatMap(validate(config), (config) => makeContext(config, options))).pipe(
+    Layer.provide(NodeConnector.layer)
+  )
+}
 
 /**
  * The transport over TCP with its config loaded through Effect `Config`, by default from `TRANSPORT_*`
@@ -79,13 +100,24 @@ export const layerConfig = (
   )
 
 /**
- * The Promise API over TCP: a `TransportClient` for code that does not use Effect.
+ * Options of `makeClient`: the transport's and the client runtime's (`logLevel`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions extends Transport.Options, TransportClient.Options {}
+
+/**
+ * The Promise API over TCP: a `TransportClient` for code that does not use Effect. Takes a `TransportConfig`
+ * or the fields `TransportConfig.make` accepts; bad input rejects with a `ConfigurationError`.
  *
  * @example
  * ```ts
- * const client = await NodeTransport.makeClient(config)
+ * import { NodeTransport } from "@rocketmq-effect/transport-node"
+ *
+ * const client = await NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 })
  * await client.awaitConnected()
- * await client.send(payload)
+ * await client.send(new TextEncoder().encode("ping"))
  * const reply = await client.recvPkg()
  * await client.stop()
  * ```
@@ -94,6 +126,6 @@ export const layerConfig = (
  * @category constructors
  */
 export const makeClient = (
-  config: TransportConfig,
-  options?: Transport.Options
-): Promise<TransportClient.TransportClient> => TransportClient.make(layer(config, options))
+  config: TransportConfig | Partial<TransportConfigInput>,
+  options?: ClientOptions
+): Promise<TransportClient.TransportClient> => TransportClient.make(layer(config, options), options)

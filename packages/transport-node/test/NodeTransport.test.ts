@@ -1,9 +1,12 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, vi } from "@effect/vitest"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import * as Framing from "@rocketmq-effect/transport/Framing"
 import type * as Transport from "@rocketmq-effect/transport/Transport"
+import * as TransportModule from "@rocketmq-effect/transport/Transport"
+import type { TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
+import { ConfigurationError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -257,6 +260,52 @@ describe("NodeTransport", () => {
       }))
   })
 
+  describe("plain input", () => {
+    live("layer({ host, port, … }) validates the fields and connects", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer()
+        const context = yield* Layer.build(
+          NodeTransport.layer({
+            host: "127.0.0.1",
+            port: server.address.port,
+            retryInterval: "1 second",
+            maxRetries: 5
+          })
+        )
+        const transport = Context.get(context, NodeTransport.NodeTransport)
+        assert.strictEqual(Context.get(context, TransportModule.Transport), transport)
+        assert.strictEqual(transport.config.address, `127.0.0.1:${server.address.port}`)
+        assert.isTrue(Duration.equals(transport.config.retryInterval, Duration.seconds(1)))
+        assert.strictEqual(transport.config.maxRetries, 5)
+        yield* transport.awaitConnected
+        yield* transport.send(pattern(100, 4))
+        assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(100, 4)))
+      }))
+
+    live(
+      "bad fields fail the layer with one ConfigurationError naming each, before any connection",
+      () =>
+        Effect.gen(function*() {
+          const baseline = tcpHandles()
+          const error = yield* Effect.flip(
+            Layer.build(NodeTransport.layer({ host: "127.0.0.1", port: 70000, timeout: -1 }))
+          )
+          assert.strictEqual(error._tag, "ConfigurationError")
+          assert.strictEqual(error.field, "port")
+          assert.strictEqual(error.value, 70000)
+          assert.include(error.message, "port must be an integer from 0 to 65535, got 70000")
+          assert.include(error.message, "timeout must be a positive, finite duration, got -1")
+          assert.isAtMost(tcpHandles().sockets, baseline.sockets, "no connection was attempted")
+
+          const unknown = yield* Effect.flip(
+            Layer.build(NodeTransport.layer({ host: "127.0.0.1", prot: 1 } as Partial<TransportConfigInput>))
+          )
+          assert.strictEqual(unknown.field, "prot")
+          assert.strictEqual(unknown.rule, "is not a configuration key")
+        })
+    )
+  })
+
   live(
     "50 fibers × 200 frames of 1 B..64 KiB: every echo intact, unmixed, in per-fiber order",
     () =>
@@ -485,6 +534,46 @@ describe("NodeTransport", () => {
         await Effect.runPromise(Scope.close(scope, Exit.void))
       }
     }, 15_000)
+
+    it("takes plain input; logs nothing by default, every transition with logLevel \"Debug\"", async () => {
+      const scope = Effect.runSync(Scope.make())
+      const lines: Array<string> = []
+      const spy = vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+        lines.push(args.map(String).join(" "))
+      })
+      try {
+        const server = await Effect.runPromise(Scope.extend(echoServer(), scope))
+        const input = { host: "127.0.0.1", port: server.address.port, timeout: "5 seconds" } as const
+        for (const options of [undefined, { logLevel: "Debug" } as const]) {
+          const client = await NodeTransport.makeClient(input, options)
+          assert.strictEqual(client.config.address, `127.0.0.1:${server.address.port}`)
+          await client.awaitConnected()
+          await client.send(pattern(10, 5))
+          assert.isTrue(sameBytes(await client.recvPkg(), pattern(10, 5)))
+          await client.stop()
+          if (options === undefined) assert.deepStrictEqual(lines, [], "a healthy run prints nothing")
+        }
+        assert.strictEqual(lines.length, 3, lines.join("\n"))
+        assert.include(lines[0], "level=DEBUG")
+        assert.include(lines[0], `connecting to 127.0.0.1:${server.address.port} (attempt 1)`)
+        assert.include(lines[1], "connected to")
+        assert.include(lines[2], "closed")
+      } finally {
+        spy.mockRestore()
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+      }
+    }, 15_000)
+
+    it("rejects bad plain input with a ConfigurationError naming each field", async () => {
+      const error = await NodeTransport.makeClient({ host: "127.0.0.1", port: 70000, connectTimeout: "-1 seconds" })
+        .then(() => undefined, (error: unknown) => error)
+      assert.instanceOf(error, ConfigurationError)
+      if (error instanceof ConfigurationError) {
+        assert.strictEqual(error.field, "port")
+        assert.include(error.message, "port must be an integer from 0 to 65535, got 70000")
+        assert.include(error.message, "connectTimeout must be a positive, finite duration, got \"-1 seconds\"")
+      }
+    })
 
     it("a rejected receive carries the error's _tag and reason", async () => {
       const port = await Effect.runPromise(unusedPort)

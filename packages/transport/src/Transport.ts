@@ -5,6 +5,10 @@
  * Provide it as a `Layer` (`layer(config)` here, over any `Connector`; `NodeTransport.layer(config)` in
  * `@rocketmq-effect/transport-node` for TCP). Closing the layer's scope closes the transport.
  *
+ * It is quiet while healthy: state transitions are logged at `Debug` (turn them on with
+ * `Logger.withMinimumLogLevel(LogLevel.Debug)`), annotated with `address` and `generation`; only giving up
+ * on reconnecting and a peer's invalid frame are logged at `Warning`.
+ *
  * What it guarantees:
  * - Frames are delivered whole and in order per connection; concurrent sends never interleave.
  * - Every operation completes or fails with a typed error; on a disconnect everything pending on that
@@ -29,6 +33,7 @@ import * as Exit from "effect/Exit"
 import * as FiberHandle from "effect/FiberHandle"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -46,8 +51,9 @@ import { concat } from "./internal/bytes.js"
 import type { Deadline } from "./internal/deadlines.js"
 import { Deadlines } from "./internal/deadlines.js"
 import { Outbox } from "./internal/outbox.js"
-import type { TransportConfig } from "./TransportConfig.js"
-import type { TransportError } from "./TransportError.js"
+import type { TransportConfig, TransportConfigInput } from "./TransportConfig.js"
+import { isTransportConfig, make as makeConfig } from "./TransportConfig.js"
+import type { ConfigurationError, TransportError } from "./TransportError.js"
 import {
   ConnectionClosedError,
   ConnectionError,
@@ -270,6 +276,18 @@ export const TransportMetrics = metrics
 const stateNumber = (state: ConnectionState.ConnectionState): number =>
   state._tag === "Disconnected" ? 0 : state._tag === "Connecting" ? 1 : state._tag === "Connected" ? 2 : 3
 
+/**
+ * Transitions are routine and logged at `Debug`; a user must hear about two of them without asking: the
+ * schedule giving up, and a peer that sends something that is not a frame.
+ */
+const logLevelOf = (state: ConnectionState.ConnectionState): LogLevel.LogLevel =>
+  state._tag === "Disconnected" && (state.exhausted || Option.exists(state.cause, isProtocolError))
+    ? LogLevel.Warning
+    : LogLevel.Debug
+
+const isProtocolError = (error: TransportError): boolean =>
+  error._tag === "ConnectionError" && error.reason === "Protocol"
+
 type Connected = ConnectionState.ConnectionState & { readonly _tag: "Connected" }
 type AwaitError = ConnectionError | ConnectionClosedError
 
@@ -370,7 +388,7 @@ export const make = (
           onNone: () => Effect.void,
           onSome: (state) =>
             Metric.set(stateGauge, stateNumber(state)).pipe(
-              Effect.zipRight(Effect.logInfo(ConnectionState.format(state))),
+              Effect.zipRight(Effect.logWithLevel(logLevelOf(state), ConnectionState.format(state))),
               Effect.annotateLogs({
                 address,
                 generation: "generation" in state ? state.generation : 0
@@ -890,13 +908,40 @@ const writePlan = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> 
 }
 
 /**
- * The transport as a layer over the `Connector` in context.
+ * The transport as a layer over the `Connector` in context. Takes a `TransportConfig`, or the fields
+ * `TransportConfig.make` accepts, validated when the layer is built: bad input fails the layer with a
+ * `ConfigurationError` naming every offending field.
+ *
+ * @example
+ * ```ts
+ * import { TestConnector, Transport } from "@rocketmq-effect/transport"
+ * import { Layer } from "effect"
+ *
+ * const TransportLayer = Transport.layer({ host: "broker", port: 9876, retryInterval: "1 second" }).pipe(
+ *   Layer.provide(TestConnector.layer)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: TransportConfig, options?: Options): Layer.Layer<Transport, never, Connector> =>
-  Layer.scoped(Transport, make(config, options))
+export function layer(config: TransportConfig, options?: Options): Layer.Layer<Transport, never, Connector>
+export function layer(
+  config: TransportConfig | Partial<TransportConfigInput>,
+  options?: Options
+): Layer.Layer<Transport, ConfigurationError, Connector>
+export function layer(
+  config: TransportConfig | Partial<TransportConfigInput>,
+  options?: Options
+): Layer.Layer<Transport, ConfigurationError, Connector> {
+  return Layer.scoped(
+    Transport,
+    Effect.flatMap(
+      isTransportConfig(config) ? Effect.succeed(config) : makeConfig(config),
+      (config) => make(config, options)
+    )
+  )
+}
 
 /**
  * The transport as a layer whose config is loaded through Effect `Config` (see `TransportConfig.config`).

@@ -3,14 +3,14 @@
  * async methods, a state listener and an async iterator of frames, running on a `ManagedRuntime`.
  *
  * Failures reject with the same tagged error classes the Effect API fails with, so `error._tag` and
- * `error.reason` work in a `catch`.
+ * `error.reason` work in a `catch`. The client logs through Effect's default logger (the console) at its
+ * `logLevel` and above: by default `Info`, which a healthy transport never reaches.
  *
  * @example
  * ```ts
  * import { NodeTransport } from "@rocketmq-effect/transport-node"
- * import { TransportConfig } from "@rocketmq-effect/transport"
  *
- * const client = await NodeTransport.makeClient(TransportConfig.DEFAULT)
+ * const client = await NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 }, { logLevel: "Debug" })
  * await client.awaitConnected()
  * await client.send(new TextEncoder().encode("ping"))
  * const reply = await client.recvPkg()
@@ -23,7 +23,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
@@ -62,14 +64,35 @@ export interface TransportClient extends AsyncDisposable {
 }
 
 /**
+ * Options of the client's runtime.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * The least severe log level printed, by name (`"Debug"`, `"None"`, …) or as a `LogLevel`. Default: Effect's
+   * default minimum, `Info`. The transport logs its state transitions at `Debug` (so `"Debug"` shows them)
+   * and giving up on reconnecting or a peer's invalid frame at `Warning`.
+   */
+  readonly logLevel?: LogLevel.Literal | LogLevel.LogLevel | undefined
+}
+
+const toLogLevel = (level: LogLevel.Literal | LogLevel.LogLevel): LogLevel.LogLevel =>
+  typeof level === "string" ? LogLevel.fromLiteral(level) : level
+
+/**
  * Builds `layer` (for TCP: `NodeTransport.layer(config)`) in a `ManagedRuntime` and wraps its transport.
  * Rejects with the layer's error if it cannot be built.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = async <E>(layer: Layer.Layer<Transport, E>): Promise<TransportClient> => {
-  const runtime = ManagedRuntime.make(layer)
+export const make = async <E>(layer: Layer.Layer<Transport, E>, options?: Options): Promise<TransportClient> => {
+  const logLevel = options?.logLevel
+  const runtime = ManagedRuntime.make(
+    logLevel === undefined ? layer : Layer.provide(layer, Logger.minimumLogLevel(toLogLevel(logLevel)))
+  )
   const settle = <A, E>(exit: Exit.Exit<A, E>): A => {
     if (Exit.isSuccess(exit)) return exit.value
     // Reject with the tagged error itself, not a wrapper, so callers can match on `_tag`.

@@ -6,10 +6,12 @@
  * `Duration.DurationInput`), `fromDict` (the seed's snake_case dictionary, durations in seconds), `config` /
  * `fromEnv` (environment variables such as `TRANSPORT_PORT`), or start from a preset (`DEFAULT`,
  * `HIGH_PERFORMANCE`, `DEBUG`) and change it with `copyWith`. Every failure is one `ConfigurationError`
- * naming the offending field as the user wrote it.
+ * whose `message` lists every offending field as the user wrote it, with its rule and the value given;
+ * `field`, `rule` and `value` are those of the first.
  *
  * @since 0.1.0
  */
+import * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -22,7 +24,8 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
-import { ConfigurationError } from "./TransportError.js"
+import { describeValue } from "./internal/describeValue.js"
+import { ConfigurationError, type ConfigurationIssue } from "./TransportError.js"
 
 // The rules, in words, as they appear in `ConfigurationError.rule`. Each predicate below is shared by the
 // class's schema and by the entry points, so a value the entry points accept never fails the constructor.
@@ -146,6 +149,14 @@ export class TransportConfig extends Schema.Class<TransportConfig>("TransportCon
   }
 }
 
+/**
+ * Whether `u` is a `TransportConfig` (and so already valid), as opposed to fields still to be validated.
+ *
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isTransportConfig = (u: unknown): u is TransportConfig => u instanceof TransportConfig
+
 type Fields = Schema.Struct.Type<typeof TransportConfig.fields>
 type FieldName = keyof Fields
 
@@ -222,6 +233,8 @@ const dictKeys: { readonly [K in FieldName]: keyof TransportConfigDict } = {
   maxMessageSize: "max_message_size",
   idleTimeout: "idle_timeout"
 }
+
+const dictKeyNames: ReadonlyArray<string> = Object.values(dictKeys)
 
 // --- Reading values from the three sources -------------------------------------------------------------
 
@@ -320,10 +333,14 @@ const booleanKind: Kind<boolean> = {
 const secondsFromUnknown = (u: unknown): Option.Option<Duration.Duration> =>
   Predicate.isNumber(u) ? fromSeconds(u) : Option.none()
 
+/** A plain number is seconds, as in the seed (`3`, `2.5`); anything else an Effect duration (`"500 millis"`). */
+const parseEnvDuration = (s: string): Option.Option<Duration.Duration> =>
+  Option.match(parseNumber(s), { onNone: () => fromDurationInput(s.trim()), onSome: fromSeconds })
+
 const durationKind: Kind<Duration.Duration> = {
   input: fromDurationInput,
   dict: secondsFromUnknown,
-  env: fromString((s) => Option.flatMap(parseNumber(s), fromSeconds))
+  env: fromString(parseEnvDuration)
 }
 
 const optionalDurationKind: Kind<Option.Option<Duration.Duration>> = {
@@ -379,17 +396,31 @@ const specs: { readonly [K in FieldName]: Spec<Fields[K]> } = {
   }
 }
 
+type Issues = Arr.NonEmptyReadonlyArray<ConfigurationIssue>
+
+/** One error for all the issues: `field`, `rule` and `value` are the first's, `issues` has them all. */
+const configurationError = (issues: Issues): ConfigurationError =>
+  new ConfigurationError({ ...issues[0], issues })
+
+const unknownKeys = (record: Record<string, unknown>, known: ReadonlyArray<string>): Array<ConfigurationIssue> =>
+  Object.keys(record).flatMap((key) =>
+    known.includes(key) ? [] : [{ field: key, rule: rules.unknownKey, value: record[key] }]
+  )
+
 /**
- * Reads every field in declaration order and stops at the first bad one. `raw` returns `undefined` for a
- * field that was not given, which then keeps its value from `base`.
+ * Reads every field in declaration order and reports every bad one, after the `issues` already found
+ * (unknown keys). `raw` returns `undefined` for a field that was not given, which then keeps its value from
+ * `base`.
  */
 const build = (
   source: Source,
   raw: (key: FieldName) => unknown,
   nameOf: (key: FieldName) => string,
-  base: Fields
-): Either.Either<TransportConfig, ConfigurationError> => {
+  base: Fields,
+  issues: ReadonlyArray<ConfigurationIssue> = []
+): Either.Either<TransportConfig, Issues> => {
   const fields: Record<string, unknown> = {}
+  const found = [...issues]
   for (const key of fieldNames) {
     const value = raw(key)
     if (value === undefined) {
@@ -399,15 +430,13 @@ const build = (
     const spec = specs[key] as Spec<unknown>
     const decoded = spec.kind[source](value)
     if (Option.isNone(decoded) || !spec.check(decoded.value)) {
-      return Either.left(new ConfigurationError({ field: nameOf(key), rule: spec.rule, value }))
+      found.push({ field: nameOf(key), rule: spec.rule, value })
+      continue
     }
     fields[key] = decoded.value
   }
-  return Either.right(new TransportConfig(fields as Fields))
+  return Arr.isNonEmptyReadonlyArray(found) ? Either.left(found) : Either.right(new TransportConfig(fields as Fields))
 }
-
-const unknownKey = (record: object, known: ReadonlyArray<string>): Option.Option<string> =>
-  Option.fromNullable(Object.keys(record).find((key) => !known.includes(key)))
 
 const identity = (key: FieldName): string => key
 
@@ -498,21 +527,22 @@ const fromInput = (
 ): Effect.Effect<TransportConfig, ConfigurationError> =>
   Effect.suspend(() => {
     const record: Record<string, unknown> = input ?? {}
-    return Option.match(unknownKey(record, fieldNames), {
-      onSome: (key) => Either.left(new ConfigurationError({ field: key, rule: rules.unknownKey, value: record[key] })),
-      onNone: () =>
-        build(
-          "input",
-          (key) => key === "idleTimeout" && idleTimeoutOff ? Option.none() : record[key],
-          identity,
-          base
-        )
-    })
+    return Either.mapLeft(
+      build(
+        "input",
+        (key) => key === "idleTimeout" && idleTimeoutOff ? Option.none() : record[key],
+        identity,
+        base,
+        unknownKeys(record, fieldNames)
+      ),
+      configurationError
+    )
   })
 
 /**
- * Validates the given fields and fills in the rest from `defaults`. Fails with a `ConfigurationError` naming
- * the first field, in declaration order, that breaks a rule.
+ * Validates the given fields and fills in the rest from `defaults`. Fails with one `ConfigurationError`
+ * whose message lists every unknown key and every field that breaks a rule (in declaration order), each with
+ * its rule and the value given; its `field`, `rule` and `value` are those of the first.
  *
  * @example
  * ```ts
@@ -567,16 +597,11 @@ const dictOf = (fields: Fields): TransportConfigDict => ({
   idle_timeout: Option.match(fields.idleTimeout, { onNone: () => null, onSome: toSeconds })
 })
 
-const decodeDict = (u: unknown): Either.Either<TransportConfig, ConfigurationError> => {
+const decodeDict = (u: unknown): Either.Either<TransportConfig, Issues> => {
   if (!Predicate.isRecord(u)) {
-    return Either.left(
-      new ConfigurationError({ field: "dict", rule: "must be an object of configuration keys", value: u })
-    )
+    return Either.left([{ field: "dict", rule: "must be an object of configuration keys", value: u }])
   }
-  return Option.match(unknownKey(u, Object.values(dictKeys)), {
-    onSome: (key) => Either.left(new ConfigurationError({ field: key, rule: rules.unknownKey, value: u[key] })),
-    onNone: () => build("dict", (key) => u[dictKeys[key]], (key) => dictKeys[key], defaults)
-  })
+  return build("dict", (key) => u[dictKeys[key]], (key) => dictKeys[key], defaults, unknownKeys(u, dictKeyNames))
 }
 
 /**
@@ -594,14 +619,14 @@ export const toDict = (self: TransportConfig): TransportConfigDict => dictOf(sel
 /**
  * The seed's `TransportConfig(**dict)` / `from_dict`: missing keys take their defaults, `idle_timeout: null`
  * turns idle detection off, times are seconds (floats allowed, read to the nanosecond; see `toDict` for
- * what round-trips exactly). An unknown key, a wrong type or a broken rule fails with a
- * `ConfigurationError` naming the snake_case key.
+ * what round-trips exactly). Unknown keys, wrong types and broken rules fail with one `ConfigurationError`
+ * listing each by its snake_case key (its `field` is the first one's).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const fromDict = (dict: unknown): Effect.Effect<TransportConfig, ConfigurationError> =>
-  Effect.suspend(() => decodeDict(dict))
+  Effect.suspend(() => Either.mapLeft(decodeDict(dict), configurationError))
 
 const Seconds = Schema.Number.annotations({ description: "a number of seconds" })
 
@@ -633,7 +658,7 @@ export const TransportConfigDictSchema = Schema.Struct({
 
 /**
  * Decodes the dictionary form into a `TransportConfig` (as `fromDict` does) and encodes it back (as
- * `toDict` does). A broken rule is reported at the snake_case key.
+ * `toDict` does). Every broken rule is reported at its snake_case key.
  *
  * @since 0.1.0
  * @category schemas
@@ -642,10 +667,13 @@ export const TransportConfigFromDict: Schema.Schema<TransportConfig, typeof Tran
   .transformOrFail(TransportConfigDictSchema, TransportConfig, {
     strict: true,
     decode: (dict, _options, ast) =>
-      Either.mapLeft(
-        decodeDict(dict),
-        (error) => new ParseResult.Pointer(error.field, dict, new ParseResult.Type(ast, error.value, error.rule))
-      ),
+      Either.mapLeft(decodeDict(dict), (issues) => {
+        const pointers = Arr.map(
+          issues,
+          (issue) => new ParseResult.Pointer(issue.field, dict, new ParseResult.Type(ast, issue.value, issue.rule))
+        )
+        return pointers.length === 1 ? pointers[0] : new ParseResult.Composite(ast, dict, pointers)
+      }),
     encode: (fields) => ParseResult.succeed(dictOf(fields))
   })
 
@@ -675,27 +703,26 @@ const rawEnv = (prefix: string): Config.Config<Record<string, Option.Option<stri
 const decodeEnv = (
   prefix: string,
   raw: Record<string, Option.Option<string>>
-): Either.Either<TransportConfig, ConfigurationError> =>
+): Either.Either<TransportConfig, Issues> =>
   build("env", (key) => Option.getOrUndefined(raw[key]!), (key) => variableName(prefix, key), defaults)
 
-const firstLeaf = (
-  error: ConfigError.ConfigError
-): { readonly path: ReadonlyArray<string>; readonly message: string } => {
+const leaves = (error: ConfigError.ConfigError): Issues => {
   switch (error._op) {
     case "And":
     case "Or":
-      return firstLeaf(error.left)
+      return Arr.appendAll(leaves(error.left), leaves(error.right))
     default:
-      return error
+      return [{ field: error.path.join("_"), rule: error.message }]
   }
 }
 
 /**
  * Reads the configuration from environment variables through Effect's `Config`: `TRANSPORT_HOST`,
  * `TRANSPORT_PORT`, `TRANSPORT_TIMEOUT`, … `TRANSPORT_IDLE_TIMEOUT` (the `toDict` keys in upper case, after
- * the prefix). Every variable is optional and takes its default; times are seconds, booleans
- * `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0`. A malformed value or a broken rule is a `ConfigError` whose
- * path is the variable's name.
+ * the prefix). Every variable is optional and takes its default; times are plain numbers of seconds, as in
+ * the seed (`TRANSPORT_TIMEOUT=2.5`), or Effect durations (`TRANSPORT_TIMEOUT="500 millis"`); booleans are
+ * `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0`. Every malformed value and broken rule is reported at once:
+ * a `ConfigError` per variable (joined with `ConfigError.And`), whose path is the variable's name.
  *
  * @example
  * ```ts
@@ -714,15 +741,20 @@ const firstLeaf = (
 export const config = (options?: EnvOptions): Config.Config<TransportConfig> => {
   const prefix = options?.prefix ?? "TRANSPORT"
   return Config.mapOrFail(rawEnv(prefix), (raw) =>
-    Either.mapLeft(
-      decodeEnv(prefix, raw),
-      (error) => ConfigError.InvalidData([error.field], `${error.rule}, got ${JSON.stringify(error.value)}`)
-    ))
+    Either.mapLeft(decodeEnv(prefix, raw), (issues) =>
+      Arr.reduce(
+        Arr.tailNonEmpty(issues),
+        invalidData(Arr.headNonEmpty(issues)),
+        (error, issue) => ConfigError.And(error, invalidData(issue))
+      )))
 }
 
+const invalidData = (issue: ConfigurationIssue): ConfigError.ConfigError =>
+  ConfigError.InvalidData([issue.field], `${issue.rule}, got ${describeValue(issue.value)}`)
+
 /**
- * Like `config`, loaded with the current `ConfigProvider`, with a failure as a `ConfigurationError` whose
- * `field` is the variable's name (`TRANSPORT_PORT`).
+ * Like `config`, loaded with the current `ConfigProvider`, with a failure as one `ConfigurationError` whose
+ * message lists every bad variable, and whose `field` is the first one's name (`TRANSPORT_PORT`).
  *
  * @since 0.1.0
  * @category constructors
@@ -730,10 +762,9 @@ export const config = (options?: EnvOptions): Config.Config<TransportConfig> => 
 export const fromEnv = (options?: EnvOptions): Effect.Effect<TransportConfig, ConfigurationError> => {
   const prefix = options?.prefix ?? "TRANSPORT"
   return rawEnv(prefix).pipe(
-    Effect.mapError((error) => {
-      const leaf = firstLeaf(error)
-      return new ConfigurationError({ field: leaf.path.join("_") || prefix, rule: leaf.message })
-    }),
-    Effect.flatMap((raw) => decodeEnv(prefix, raw))
+    Effect.mapError((error) =>
+      configurationError(Arr.map(leaves(error), (issue) => issue.field === "" ? { ...issue, field: prefix } : issue))
+    ),
+    Effect.flatMap((raw) => Either.mapLeft(decodeEnv(prefix, raw), configurationError))
   )
 }

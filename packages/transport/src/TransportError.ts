@@ -13,6 +13,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
+import { describeValue } from "./internal/describeValue.js"
 
 /**
  * @since 0.1.0
@@ -160,8 +161,24 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
 }
 
 /**
+ * One broken rule of a configuration: the field as the user named it, the rule, and the value given (absent
+ * when the field was missing).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConfigurationIssue {
+  readonly field: string
+  readonly rule: string
+  readonly value?: unknown
+}
+
+/**
  * A configuration value broke a rule (the seed's `ConfigurationError`). `field` names the field as the
  * user wrote it (`maxMessageSize`, `max_retries` or `TRANSPORT_PORT`, depending on where it came from).
+ *
+ * `issues` lists every broken rule (the config's constructors and loaders check all fields before failing) and the
+ * message names them all; `field`, `rule` and `value` are the first's. Values are quoted as the user gave them (`-1`, `"abc"`), not as what they decode to.
  *
  * @since 0.1.0
  * @category errors
@@ -170,6 +187,7 @@ export class ConfigurationError extends Data.TaggedError("ConfigurationError")<{
   readonly field: string
   readonly rule: string
   readonly value?: unknown
+  readonly issues?: ReadonlyArray<ConfigurationIssue>
 }> {
   /**
    * @since 0.1.0
@@ -180,20 +198,13 @@ export class ConfigurationError extends Data.TaggedError("ConfigurationError")<{
    * @since 0.1.0
    */
   override get message(): string {
-    const seen = "value" in this ? `, got ${formatValue(this.value)}` : ""
-    return `invalid configuration: ${this.field} ${this.rule}${seen}`
+    const issues: ReadonlyArray<ConfigurationIssue> = this.issues ?? [this]
+    return `invalid configuration: ${issues.map(describeIssue).join("; ")}`
   }
 }
 
-const formatValue = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "bigint") return `${value}n`
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
+const describeIssue = (issue: ConfigurationIssue): string =>
+  `${issue.field} ${issue.rule}${"value" in issue ? `, got ${describeValue(issue.value)}` : ""}`
 
 /**
  * An event was applied to a state that has no transition for it (the seed's

@@ -206,6 +206,51 @@ describe("TransportConfig", () => {
       assert.strictEqual(error.rule, "is not a configuration key")
     })
 
+    it("reports every offending field at once, each with its rule and the value given", () => {
+      const error = failure(TransportConfig.make({ port: 70000, timeout: -1 }))
+      assert.strictEqual(error._tag, "ConfigurationError")
+      assert.strictEqual(error.field, "port")
+      assert.strictEqual(error.rule, "must be an integer from 0 to 65535")
+      assert.strictEqual(error.value, 70000)
+      assert.strictEqual(
+        error.message,
+        "invalid configuration: port must be an integer from 0 to 65535, got 70000; " +
+          "timeout must be a positive, finite duration, got -1"
+      )
+      assert.deepStrictEqual(error.issues, [
+        { field: "port", rule: "must be an integer from 0 to 65535", value: 70000 },
+        { field: "timeout", rule: "must be a positive, finite duration", value: -1 }
+      ])
+    })
+
+    it("lists unknown keys first, then the broken rules in declaration order", () => {
+      const error = failure(TransportConfig.make({ maxMessageSize: 0, prot: 1, host: "" } as any))
+      assert.strictEqual(error.field, "prot")
+      assert.strictEqual(
+        error.message,
+        "invalid configuration: prot is not a configuration key, got 1; host must be a non-empty string, got \"\"; " +
+          "maxMessageSize must be an integer from 1 to 4294967295, got 0"
+      )
+    })
+
+    it("quotes values as given, not as the JSON of a Duration or an Option", () => {
+      const zero = failure(TransportConfig.make({ timeout: Duration.zero, keepAliveInterval: "abc" as any }))
+      assert.include(zero.message, "timeout must be a positive, finite duration, got Duration(0)")
+      assert.include(zero.message, "keepAliveInterval must be a positive, finite duration, got \"abc\"")
+      const idle = failure(TransportConfig.make({ idleTimeout: Option.some(Duration.zero), connectTimeout: NaN }))
+      assert.include(idle.message, "connectTimeout must be a positive, finite duration, got NaN")
+      assert.include(idle.message, "idleTimeout must be a positive, finite duration, or none to turn it off, got ")
+      assert.include(idle.message, "Option.some(Duration(0))")
+      for (const error of [zero, idle]) assert.notInclude(error.message, "_id")
+    })
+
+    it("isTransportConfig tells a config from plain fields", () => {
+      assert.isTrue(TransportConfig.isTransportConfig(TransportConfig.DEFAULT))
+      assert.isFalse(TransportConfig.isTransportConfig(TransportConfig.toDict(TransportConfig.DEFAULT)))
+      assert.isFalse(TransportConfig.isTransportConfig({ ...TransportConfig.defaults }))
+      assert.isFalse(TransportConfig.isTransportConfig(null))
+    })
+
     it("the class's constructor applies the same rules", () => {
       assert.throws(() => new TransportConfig.TransportConfig({ ...TransportConfig.defaults, port: 70000 }))
       const decoded = Schema.decodeUnknownEither(TransportConfig.TransportConfig)({
@@ -350,6 +395,30 @@ describe("TransportConfig", () => {
       }
     })
 
+    it("reports every unknown key and broken rule at once, naming the snake_case keys", () => {
+      const error = failure(TransportConfig.fromDict({ port: 70000, connect_timeout: -1, colour: "blue" }))
+      assert.strictEqual(error.field, "colour")
+      assert.strictEqual(error.rule, "is not a configuration key")
+      assert.strictEqual(error.value, "blue")
+      assert.strictEqual(
+        error.message,
+        "invalid configuration: colour is not a configuration key, got \"blue\"; " +
+          "port must be an integer from 0 to 65535, got 70000; " +
+          "connect_timeout must be a positive, finite duration, got -1"
+      )
+    })
+
+    it("TransportConfigFromDict reports every broken rule", () => {
+      const broken = Schema.decodeUnknownEither(TransportConfig.TransportConfigFromDict)({ max_retries: -2, port: 1e6 })
+      assert.isTrue(Either.isLeft(broken))
+      if (Either.isLeft(broken)) {
+        assert.include(broken.left.message, "port")
+        assert.include(broken.left.message, "must be an integer from 0 to 65535")
+        assert.include(broken.left.message, "max_retries")
+        assert.include(broken.left.message, "must be an integer of -1 (retry forever) or more")
+      }
+    })
+
     it("TransportConfigFromDict decodes and encodes", () => {
       const decode = Schema.decodeUnknownEither(TransportConfig.TransportConfigFromDict)
       const decoded = decode({ host: "broker", idle_timeout: 10 })
@@ -462,7 +531,9 @@ describe("TransportConfig", () => {
         assert.isTrue(Equal.equals(loaded, c))
       }))
 
-    for (const [value, rule] of [["abc", "must be an integer from 0 to 65535"], ["70000", "must be an integer"]] as const) {
+    for (
+      const [value, rule] of [["abc", "must be an integer from 0 to 65535"], ["70000", "must be an integer"]] as const
+    ) {
       it.effect(`TRANSPORT_PORT=${value} is an error naming the variable`, () =>
         Effect.gen(function*() {
           const provider = envProvider([["TRANSPORT_PORT", value]])
@@ -491,6 +562,69 @@ describe("TransportConfig", () => {
           TransportConfig.fromEnv().pipe(Effect.withConfigProvider(envProvider([["TRANSPORT_IDLE_TIMEOUT", "-1"]])))
         )
         assert.strictEqual(timeout.field, "TRANSPORT_IDLE_TIMEOUT")
+      }))
+
+    const durations: ReadonlyArray<readonly [string, Duration.Duration]> = [
+      ["3", Duration.seconds(3)],
+      ["2.5", Duration.millis(2500)],
+      ["0.001", Duration.millis(1)],
+      ["3 seconds", Duration.seconds(3)],
+      ["500 millis", Duration.millis(500)],
+      [" 2 minutes ", Duration.minutes(2)],
+      ["1500 micros", Duration.micros(1500n)]
+    ]
+
+    for (const [value, expected] of durations) {
+      it.effect(`TRANSPORT_TIMEOUT=${JSON.stringify(value)} is ${Duration.format(expected)}`, () =>
+        Effect.gen(function*() {
+          const provider = envProvider([["TRANSPORT_TIMEOUT", value], ["TRANSPORT_IDLE_TIMEOUT", value]])
+          const c = yield* TransportConfig.fromEnv().pipe(Effect.withConfigProvider(provider))
+          assert.isTrue(Duration.equals(c.timeout, expected))
+          assert.isTrue(Option.exists(c.idleTimeout, Duration.equals(expected)))
+          const viaConfig = yield* TransportConfig.config().pipe(Effect.withConfigProvider(provider))
+          assert.isTrue(Equal.equals(viaConfig, c))
+        }))
+    }
+
+    for (const value of ["abc", "-1", "-1 seconds", "0", "0 millis", "3 parsecs", "Infinity", ""]) {
+      it.effect(`TRANSPORT_TIMEOUT=${JSON.stringify(value)} is refused, quoted as given`, () =>
+        Effect.gen(function*() {
+          const provider = envProvider([["TRANSPORT_TIMEOUT", value]])
+          const error = yield* Effect.flip(TransportConfig.fromEnv().pipe(Effect.withConfigProvider(provider)))
+          assert.strictEqual(error.field, "TRANSPORT_TIMEOUT")
+          assert.strictEqual(error.value, value)
+          assert.strictEqual(
+            error.message,
+            `invalid configuration: TRANSPORT_TIMEOUT must be a positive, finite duration, got ${JSON.stringify(value)}`
+          )
+        }))
+    }
+
+    it.effect("reports every bad variable at once, naming each", () =>
+      Effect.gen(function*() {
+        const provider = envProvider([
+          ["TRANSPORT_PORT", "abc"],
+          ["TRANSPORT_TIMEOUT", "-1"],
+          ["TRANSPORT_KEEP_ALIVE", "maybe"],
+          ["TRANSPORT_HOST", "broker"]
+        ])
+        const error = yield* Effect.flip(TransportConfig.fromEnv().pipe(Effect.withConfigProvider(provider)))
+        assert.strictEqual(error.field, "TRANSPORT_PORT")
+        assert.strictEqual(error.rule, "must be an integer from 0 to 65535")
+        assert.strictEqual(error.value, "abc")
+        assert.strictEqual(
+          error.message,
+          "invalid configuration: TRANSPORT_PORT must be an integer from 0 to 65535, got \"abc\"; " +
+            "TRANSPORT_TIMEOUT must be a positive, finite duration, got \"-1\"; " +
+            "TRANSPORT_KEEP_ALIVE must be a boolean, got \"maybe\""
+        )
+
+        const configError = yield* Effect.flip(TransportConfig.config().pipe(Effect.withConfigProvider(provider)))
+        assert.strictEqual(configError._op, "And")
+        const text = String(configError)
+        for (const name of ["TRANSPORT_PORT", "TRANSPORT_TIMEOUT", "TRANSPORT_KEEP_ALIVE"]) assert.include(text, name)
+        assert.include(text, "must be a boolean, got \"maybe\"")
+        assert.notInclude(text, "TRANSPORT_HOST")
       }))
   })
 })
