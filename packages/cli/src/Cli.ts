@@ -4,18 +4,26 @@
  *
  * `main(argv)` runs a command line and always succeeds with the process's exit code: a failure has already
  * been printed as one line on standard error (`rmq-transport: connection refused: …`), see `Failure.ts` for
- * the codes. The transport's own logs are kept below the minimum level (`Warning` unless `--log-level` says
- * otherwise), so commands print only their own lines.
+ * the codes. A bad command line is exit code 2 and a line that names the flag (`rmq-transport: --port must be
+ * an integer from 0 to 65535, got '99999'`). The transport's own logs are kept below the minimum level
+ * (`Error` unless `--log-level` says otherwise), so commands print only their own lines; nothing printed
+ * carries escape sequences unless it goes to a terminal and `NO_COLOR` is not set.
  *
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import * as Directive from "@effect/cli/CommandDirective"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Bench from "./Bench.js"
@@ -23,8 +31,12 @@ import * as ConnectionOptions from "./ConnectionOptions.js"
 import * as Demo from "./Demo.js"
 import * as EchoServer from "./EchoServer.js"
 import * as Failure from "./Failure.js"
+import * as Color from "./internal/color.js"
+import * as CommandLine from "./internal/commandLine.js"
+import * as Flag from "./internal/flag.js"
 import * as Ping from "./Ping.js"
 import * as Send from "./Send.js"
+import { formatBytes } from "./Stats.js"
 
 /**
  * @since 0.1.0
@@ -38,106 +50,114 @@ export const name = "rmq-transport"
  */
 export const version = "0.1.0"
 
-const host = Options.text("host").pipe(
-  Options.withDescription("Host name or IP address"),
-  Options.withDefault(ConnectionOptions.defaults.host)
+const host = Flag.withDefault(
+  Flag.text("host", { description: "Host name or IP address" }),
+  ConnectionOptions.defaults.host
 )
 
-const maxMessageSize = Options.integer("max-message-size").pipe(
-  Options.withDescription("Largest frame payload in bytes, either way"),
-  Options.withDefault(ConnectionOptions.defaults.maxMessageSize)
+const maxMessageSize = Flag.withDefault(
+  Flag.integer("max-message-size", {
+    description: "Largest frame payload in bytes, either way",
+    min: 1,
+    max: TransportConfig.MAX_MESSAGE_SIZE_LIMIT
+  }),
+  ConnectionOptions.defaults.maxMessageSize,
+  `${ConnectionOptions.defaults.maxMessageSize} (${formatBytes(ConnectionOptions.defaults.maxMessageSize)})`
 )
 
-const connectTimeout = Options.float("connect-timeout").pipe(
-  Options.withDescription("Seconds one connection attempt may take"),
-  Options.withDefault(ConnectionOptions.defaults.connectTimeout)
+const connectTimeout = Flag.withDefault(
+  Flag.seconds("connect-timeout", { description: "Seconds one connection attempt may take" }),
+  ConnectionOptions.defaults.connectTimeout
 )
 
-const timeout = Options.float("timeout").pipe(
-  Options.withDescription("Seconds a send or a receive may take"),
-  Options.withDefault(ConnectionOptions.defaults.timeout)
+const timeout = Flag.withDefault(
+  Flag.seconds("timeout", { description: "Seconds a send or a receive may take" }),
+  ConnectionOptions.defaults.timeout
 )
+
+/** The port of a peer to connect to: 0 is no port there. */
+const peerPort = (description: string) => Flag.integer("port", { description, min: 1, max: 65535 })
+
+const echoServerFlags = {
+  host,
+  port: Flag.withDefault(
+    Flag.integer("port", { description: "TCP port to listen on; 0 picks a free one", min: 0, max: 65535 }),
+    0
+  ),
+  maxMessageSize
+}
 
 const echoServer = Command.make(
   "echo-server",
-  {
-    host,
-    port: Options.integer("port").pipe(
-      Options.withDescription("TCP port to listen on; 0 picks a free one"),
-      Options.withDefault(0)
-    ),
-    maxMessageSize
-  },
+  Flag.options(echoServerFlags),
   (options) => EchoServer.run(options)
 ).pipe(Command.withDescription("Run a framed echo server until Ctrl-C; prints the address it listens on"))
+
+const sendFlags = {
+  host,
+  port: peerPort("TCP port of the peer"),
+  connectTimeout,
+  timeout,
+  maxMessageSize,
+  hex: Flag.boolean("hex", { description: "Print the reply as a hex dump even when it is text" })
+}
 
 const send = Command.make(
   "send",
   {
-    host,
-    port: Options.integer("port").pipe(Options.withDescription("TCP port of the peer")),
-    connectTimeout,
-    timeout,
-    maxMessageSize,
-    hex: Options.boolean("hex").pipe(Options.withDescription("Print the reply as a hex dump even when it is text")),
+    ...Flag.options(sendFlags),
     message: Args.text({ name: "text | @file" }).pipe(
-      Args.withDescription("The payload: text (sent as UTF-8), or @path for a file's bytes (@@ for a literal @)")
+      Args.withDescription(
+        "The payload: text (sent as UTF-8), or @path for a file's bytes (@@ for a literal @; a text that " +
+          "starts with - goes after --)"
+      )
     )
   },
   ({ hex, message, ...connection }) => Send.run({ connection, message, hex })
 ).pipe(Command.withDescription("Send one frame and print the reply"))
 
+const pingFlags = {
+  host,
+  port: Flag.optional(peerPort("TCP port of an echo peer; without it, an in-process echo server is used")),
+  count: Flag.withDefault(Flag.integer("count", { description: "Round trips", alias: "c", min: 1 }), 100),
+  size: Flag.withDefault(Flag.integer("size", { description: "Payload bytes per frame", alias: "s", min: 0 }), 64),
+  connectTimeout,
+  timeout,
+  maxMessageSize
+}
+
 const ping = Command.make(
   "ping",
-  {
-    host,
-    port: Options.integer("port").pipe(
-      Options.withDescription("TCP port of an echo peer; without it, an in-process echo server is used"),
-      Options.optional
-    ),
-    count: Options.integer("count").pipe(
-      Options.withAlias("c"),
-      Options.withDescription("Round trips"),
-      Options.withDefault(100)
-    ),
-    size: Options.integer("size").pipe(
-      Options.withAlias("s"),
-      Options.withDescription("Payload bytes per frame"),
-      Options.withDefault(64)
-    ),
-    connectTimeout,
-    timeout,
-    maxMessageSize
-  },
+  Flag.options(pingFlags),
   ({ count, size, ...connection }) => Effect.asVoid(Ping.run({ connection, count, size }))
 ).pipe(Command.withDescription("Round trips through an echo peer, one at a time, with latency statistics"))
 
-const workload = Options.choice("only", Bench.workloads).pipe(
-  Options.withDescription("Run only this workload (repeatable)"),
-  Options.repeated
-)
+const benchFlags = {
+  runs: Flag.withDefault(
+    Flag.integer("runs", { description: "Runs per workload and client; the table shows medians", min: 1 }),
+    3
+  ),
+  quick: Flag.boolean("quick", { description: "Small counts, for a CI smoke run" }),
+  only: Flag.repeated(
+    Flag.choice("only", Bench.workloads, { description: "Run only this workload (repeatable); all unless given" })
+  ),
+  clients: Flag.repeated(
+    Flag.choice("client", Bench.allClients.filter((c) => c !== "baseline"), {
+      description: "Run only these clients besides the baseline (repeatable); effect-untimed is a diagnostic. " +
+        `Default: ${Bench.defaultClients.filter((c) => c !== "baseline").join(", ")}`
+    })
+  ),
+  profileDir: Flag.optional(
+    Flag.directory("profile", {
+      description: "Write a CPU profile (node --cpu-prof) of each transport measurement here"
+    })
+  ),
+  verbose: Flag.boolean("verbose", { description: "Print every run's figures too" })
+}
 
 const bench = Command.make(
   "bench",
-  {
-    runs: Options.integer("runs").pipe(
-      Options.withDescription("Runs per workload and client; the table shows medians"),
-      Options.withDefault(3)
-    ),
-    quick: Options.boolean("quick").pipe(Options.withDescription("Small counts, for a CI smoke run")),
-    only: workload,
-    clients: Options.choice("client", Bench.allClients.filter((c) => c !== "baseline")).pipe(
-      Options.withDescription(
-        "Run only these clients besides the baseline (repeatable); effect-untimed is a diagnostic"
-      ),
-      Options.repeated
-    ),
-    profileDir: Options.directory("profile").pipe(
-      Options.withDescription("Write a CPU profile (node --cpu-prof) of each transport measurement here"),
-      Options.optional
-    ),
-    verbose: Options.boolean("verbose").pipe(Options.withDescription("Print every run's figures too"))
-  },
+  Flag.options(benchFlags),
   (options) => Bench.run(options)
 ).pipe(
   Command.withDescription(
@@ -146,23 +166,34 @@ const bench = Command.make(
   )
 )
 
+const demoFlags = {
+  host,
+  port: Flag.optional(peerPort("Port of an external echo server; without it one is started here")),
+  quick: Flag.boolean("quick", { description: "Small counts and a short outage" }),
+  maxMessageSize
+}
+
 const demo = Command.make(
   "demo",
-  {
-    host,
-    port: Options.integer("port").pipe(
-      Options.withDescription("Port of an external echo server; without it one is started here"),
-      Options.optional
-    ),
-    quick: Options.boolean("quick").pipe(Options.withDescription("Small counts and a short outage")),
-    maxMessageSize
-  },
+  Flag.options(demoFlags),
   (options) => Effect.asVoid(Demo.run(options))
 ).pipe(
   Command.withDescription(
     "Echo frames through the transport, restart the server to show reconnection, and summarize"
   )
 )
+
+/** What the command line check knows of each command: the same flags. */
+const program: CommandLine.ProgramSpec = {
+  name,
+  commands: [
+    { name: "echo-server", flags: Object.values(echoServerFlags) },
+    { name: "send", flags: Object.values(sendFlags) },
+    { name: "ping", flags: Object.values(pingFlags) },
+    { name: "bench", flags: Object.values(benchFlags) },
+    { name: "demo", flags: Object.values(demoFlags) }
+  ]
+}
 
 /**
  * The command tree.
@@ -182,6 +213,30 @@ export const command = Command.make(
 
 const cli = Command.run(command, { name, version })
 
+const usage = (line: string): Effect.Effect<number> =>
+  Effect.as(Console.error(`${name}: ${line}`), Failure.ExitCode.Usage as number)
+
+/**
+ * A usage problem as one line, or `undefined`: first the command line check, then @effect/cli's own parse,
+ * done here once more so that its error becomes one line instead of the text it prints.
+ */
+const usageProblem = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const problem = CommandLine.check(program, args)
+    if (problem !== undefined) return problem
+    const parsed = yield* Effect.either(Descriptor.parse(command.descriptor, [name, ...args], CliConfig.defaultConfig))
+    const subcommand = CommandLine.commandOf(program, args)
+    if (Either.isLeft(parsed)) return CommandLine.describe(parsed.left, subcommand)
+    const directive = parsed.right
+    if (Directive.isUserDefined(directive) && directive.leftover.length > 0) {
+      return `${subcommand === undefined ? "" : `${subcommand.name}: `}unexpected argument '${directive.leftover[0]}'`
+    }
+    return undefined
+  })
+
+/** The transport's logs, when `--log-level` lets them through: on standard error, colored only where allowed. */
+const logger = Logger.prettyLogger({ colors: Color.enabled(process.stderr), stderr: true })
+
 /**
  * Runs a command line (`process.argv`: runtime and script first) and succeeds with the exit code.
  *
@@ -189,10 +244,12 @@ const cli = Command.run(command, { name, version })
  * @category running
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
-  cli(argv).pipe(
-    Effect.as(Failure.ExitCode.Success as number),
+  usageProblem(argv.slice(2)).pipe(
+    Effect.flatMap((problem) =>
+      problem === undefined ? Effect.as(cli(argv), Failure.ExitCode.Success as number) : usage(problem)
+    ),
     Effect.catchAll((error) => {
-      // @effect/cli has printed the usage problem and the help already.
+      // Not expected after `usageProblem`; @effect/cli has printed what it found.
       if (ValidationError.isValidationError(error)) return Effect.succeed(Failure.ExitCode.Usage as number)
       const { exitCode, line } = Failure.describe(error)
       return Effect.as(Console.error(`${name}: ${line.split("\n")[0]}`), exitCode as number)
@@ -200,7 +257,18 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.catchAllDefect((defect) =>
       Effect.as(Console.error(`${name}: internal error: ${String(defect)}`), Failure.ExitCode.Failure as number)
     ),
-    // Below `--log-level` (which @effect/cli applies inside), so the flag still wins.
-    Logger.withMinimumLogLevel(LogLevel.Warning),
+    // A one-shot command reports its failure in its own line: the transport's warning about giving up on
+    // reconnecting would say it twice. Below `--log-level` (which @effect/cli applies inside), so the flag wins.
+    Logger.withMinimumLogLevel(LogLevel.Error),
+    Effect.locallyWith(
+      FiberRef.currentLoggers,
+      (loggers) =>
+        loggers.pipe(
+          HashSet.remove(Logger.defaultLogger),
+          HashSet.remove(Logger.prettyLoggerDefault),
+          HashSet.add(logger)
+        )
+    ),
+    (effect) => Effect.consoleWith((console) => Effect.withConsole(effect, Color.plainConsole(console))),
     Effect.provide(NodeContext.layer)
   )

@@ -8,12 +8,13 @@
  * | --- | --- |
  * | 0 | success |
  * | 1 | any other failure |
- * | 2 | bad command line or option value |
+ * | 2 | bad command line: unknown flag, missing or bad value, missing argument, unreadable `@file` |
  * | 3 | could not connect: refused, host not found, unreachable |
  * | 4 | timeout (connect, send or receive) |
  * | 5 | frame too large (either direction) |
  * | 6 | connection lost, or the peer broke the framing |
  * | 7 | an echo did not match what was sent |
+ * | 8 | cannot listen: the address is in use |
  * | 130 | interrupted (Ctrl-C) |
  *
  * @since 0.1.0
@@ -36,6 +37,7 @@ export const ExitCode = {
   FrameTooLarge: 5,
   ConnectionLost: 6,
   Mismatch: 7,
+  AddressInUse: 8,
   Interrupted: 130
 } as const
 
@@ -185,9 +187,18 @@ export const describe = (error: unknown): Description => {
       return { line: `invalid option: ${messageOf(error)}`, exitCode: ExitCode.Usage }
     case "TransportServerError": {
       const address = text(error, "address") ?? "the address"
-      return systemCode(error) === "EADDRINUSE"
-        ? { line: `cannot listen on ${address}: the port is in use`, exitCode: ExitCode.Failure }
-        : { line: messageOf(error), exitCode: ExitCode.Failure }
+      switch (systemCode(error)) {
+        case "EADDRINUSE":
+          return { line: `cannot listen on ${address}: the address is in use`, exitCode: ExitCode.AddressInUse }
+        case "EACCES":
+          return { line: `cannot listen on ${address}: permission denied`, exitCode: ExitCode.Failure }
+        case "EADDRNOTAVAIL":
+          return { line: `cannot listen on ${address}: no such address on this machine`, exitCode: ExitCode.Failure }
+        case "ENOTFOUND":
+        case "EAI_AGAIN":
+          return { line: `cannot listen on ${address}: host not found`, exitCode: ExitCode.Failure }
+      }
+      return { line: messageOf(error), exitCode: ExitCode.Failure }
     }
     case "SystemError": {
       // @effect/platform's FileSystem errors (reading `@file`).
@@ -197,6 +208,8 @@ export const describe = (error: unknown): Description => {
         ? "no such file"
         : reason === "PermissionDenied"
         ? "permission denied"
+        : systemCode(error) === "EISDIR"
+        ? "it is a directory"
         : messageOf(error)
       return { line: `cannot read ${String(path ?? "the file")}: ${why}`, exitCode: ExitCode.Failure }
     }

@@ -3,12 +3,13 @@
  *
  * On a terminal it is one line redrawn in place (at most ten times a second) and erased when done; anywhere
  * else (a pipe, a CI log) it prints a plain line at most every few seconds, and nothing for a run shorter
- * than that.
+ * than that. With `NO_COLOR` set it redraws with carriage returns and spaces only, no escape sequences.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Color from "./internal/color.js"
 import { formatCount } from "./Stats.js"
 
 /**
@@ -33,6 +34,8 @@ export interface ProgressOptions {
   readonly stream?: NodeJS.WritableStream & { readonly isTTY?: boolean | undefined } | undefined
   /** Redraw in place (a terminal) or print sparse lines; from `stream.isTTY` unless given. */
   readonly interactive?: boolean | undefined
+  /** Erase the line with an escape sequence when interactive; unless given, when `NO_COLOR` is not set. */
+  readonly ansi?: boolean | undefined
   /** Milliseconds between plain lines when not interactive. 10000 unless given. */
   readonly lineEveryMillis?: number | undefined
 }
@@ -49,12 +52,15 @@ const BAR_WIDTH = 24
 export const make = (label: string, total: number, options: ProgressOptions = {}): Progress => {
   const stream = options.stream ?? process.stderr
   const interactive = options.interactive ?? (stream.isTTY === true)
+  const ansi = options.ansi ?? Color.allowed()
   const lineEvery = options.lineEveryMillis ?? 10_000
   const started = performance.now()
   let current = label
   let done = 0
   let lastDraw = interactive ? -Infinity : started
   let drawn = false
+  /** The longest line drawn, which spaces must cover where there is no escape sequence to erase it. */
+  let width = 0
   let finished = false
 
   const describe = () => {
@@ -67,8 +73,9 @@ export const make = (label: string, total: number, options: ProgressOptions = {}
     if (interactive) {
       const ratio = total > 0 ? Math.min(1, done / total) : 0
       const filled = Math.round(ratio * BAR_WIDTH)
-      const bar = `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}]`
-      stream.write(`\r\x1b[2K${bar} ${describe()}`)
+      const line = `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${describe()}`
+      stream.write(ansi ? `\r\x1b[2K${line}` : `\r${line.padEnd(width)}`)
+      width = Math.max(width, line.length)
       drawn = true
     } else {
       stream.write(`${describe()}, ${((now - started) / 1000).toFixed(1)} s\n`)
@@ -89,7 +96,7 @@ export const make = (label: string, total: number, options: ProgressOptions = {}
     finish: () => {
       if (finished) return
       finished = true
-      if (drawn) stream.write("\r\x1b[2K")
+      if (drawn) stream.write(ansi ? "\r\x1b[2K" : `\r${" ".repeat(width)}\r`)
     }
   }
 }

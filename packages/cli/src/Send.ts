@@ -16,6 +16,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type { ConnectionOptions } from "./ConnectionOptions.js"
 import { toConfig } from "./ConnectionOptions.js"
+import { CliError, describe, ExitCode } from "./Failure.js"
 
 /**
  * @since 0.1.0
@@ -87,7 +88,8 @@ export const render = (reply: Uint8Array, hex: boolean): string => {
 }
 
 /**
- * The command.
+ * The command. An `@file` that cannot be read is a usage error (`CliError`, exit code 2), found before
+ * connecting.
  *
  * @since 0.1.0
  * @category commands
@@ -96,11 +98,13 @@ export const run = (
   options: SendOptions
 ): Effect.Effect<
   void,
-  Transport.SendError | Transport.ReceiveError | ConfigurationError | PlatformError.PlatformError,
+  Transport.SendError | Transport.ReceiveError | ConfigurationError | CliError,
   FileSystem.FileSystem
 > =>
   Effect.gen(function*() {
-    const payload = yield* readPayload(options.message)
+    const payload = yield* readPayload(options.message).pipe(
+      Effect.mapError((error) => new CliError({ reason: describe(error).line, exitCode: ExitCode.Usage }))
+    )
     const config = yield* toConfig(options.connection)
     const reply = yield* Effect.gen(function*() {
       const transport = yield* NodeTransport.NodeTransport

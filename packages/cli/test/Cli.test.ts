@@ -3,6 +3,7 @@ import * as TransportServer from "@rocketmq-effect/transport-node/TransportServe
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -14,20 +15,47 @@ interface Run {
   readonly stderr: string
 }
 
-/** Runs the real executable, as a user would, and waits for it without blocking this event loop. */
-const cli = (args: ReadonlyArray<string>, timeoutMillis = 15_000): Effect.Effect<Run> =>
+const noColor = { ...process.env, NO_COLOR: "1" }
+
+/** The environment without `NO_COLOR`: only the output being a pipe keeps escape sequences out. */
+const colorAllowed = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NO_COLOR"))
+
+const exec = (
+  file: string,
+  args: ReadonlyArray<string>,
+  timeoutMillis: number,
+  env: NodeJS.ProcessEnv
+): Effect.Effect<Run> =>
   Effect.async<Run>((resume) => {
-    const child = ChildProcess.execFile(
-      process.execPath,
-      [bin, ...args],
-      { timeout: timeoutMillis, env: { ...process.env, NO_COLOR: "1" } },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
-        resume(Effect.succeed({ code, stdout, stderr }))
-      }
-    )
+    const child = ChildProcess.execFile(file, args, { timeout: timeoutMillis, env }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
     return Effect.sync(() => child.kill("SIGKILL"))
   })
+
+/** Runs the real executable, as a user would, and waits for it without blocking this event loop. */
+const cli = (
+  args: ReadonlyArray<string>,
+  timeoutMillis = 15_000,
+  env: NodeJS.ProcessEnv = noColor
+): Effect.Effect<Run> => exec(process.execPath, [bin, ...args], timeoutMillis, env)
+
+const shellQuote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`
+
+/** util-linux `script`, which runs a command on a pseudo-terminal. */
+const hasScript = process.platform === "linux" && ChildProcess.spawnSync("script", ["--version"]).status === 0
+
+/** The executable on a terminal (standard output and error both): what it wrote, together, in `stdout`. */
+const cliOnTerminal = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<Run> =>
+  exec(
+    "script",
+    ["--quiet", "--return", "--command", [process.execPath, bin, ...args].map(shellQuote).join(" "), "/dev/null"],
+    15_000,
+    env
+  )
+
+const ESC = "\x1b["
 
 const echoServer = Effect.gen(function*() {
   const server = yield* TransportServer.make()
@@ -64,6 +92,88 @@ const silentPeer = Effect.acquireRelease(
 
 const lines = (text: string) => text.trim().split("\n").filter((line) => line.length > 0)
 
+/** A port something else listens on, for the scope. */
+const takenPort = Effect.acquireRelease(
+  Effect.async<Net.Server>((resume) => {
+    const server = Net.createServer()
+    server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.succeed(server)))
+  }),
+  (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+/** The paragraphs of an option's entry in `--help`, from its heading (`--timeout float`) to the next one. */
+const helpEntry = (help: string, heading: string): string => {
+  const paragraphs = help.split("\n\n").map((p) => p.trim())
+  const start = paragraphs.findIndex((p) => p.startsWith(heading))
+  assert.isAtLeast(start, 0, `no ${heading} in the help`)
+  const rest = paragraphs.slice(start + 1)
+  const end = rest.findIndex((p) => p.startsWith("-") || p.startsWith("("))
+  return paragraphs.slice(start, start + 1 + (end === -1 ? rest.length : end)).join("\n")
+}
+
+const missingFile = Path.join(Os.tmpdir(), `rmq-transport-no-such-file-${process.pid}`)
+
+/** Bad command lines and the one line each must end with, on exit code 2. */
+const badInputs: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly flag: string; readonly line: string }> =
+  [
+    {
+      args: ["echo-server", "--port", "99999"],
+      flag: "--port",
+      line: "--port must be an integer from 0 to 65535, got '99999'"
+    },
+    {
+      args: ["send", "--port", "9", "--timeout", "-1", "hi"],
+      flag: "--timeout",
+      line: "--timeout must be a positive number of seconds, got '-1'"
+    },
+    {
+      args: ["send", "--port", "abc", "hi"],
+      flag: "--port",
+      line: "--port must be an integer from 1 to 65535, got 'abc'"
+    },
+    { args: ["send", "hi"], flag: "--port", line: "--port is required for send" },
+    { args: ["send", "--port"], flag: "--port", line: "--port needs a value" },
+    {
+      args: ["send", "--port", "9", "--bogus", "hi"],
+      flag: "--bogus",
+      line: "unknown flag --bogus for send; see rmq-transport send --help"
+    },
+    {
+      // Without the check, @effect/cli would take the flag for the message and send it.
+      args: ["send", "--port", "9", "--bogus"],
+      flag: "--bogus",
+      line: "unknown flag --bogus for send; see rmq-transport send --help"
+    },
+    {
+      args: ["send", "--port", "9", "--prot", "9", "hi"],
+      flag: "--prot",
+      line: "unknown flag --prot for send; did you mean --port?"
+    },
+    {
+      args: ["send", "--port", "9", `@${missingFile}`],
+      flag: missingFile,
+      line: `cannot read ${missingFile}: no such file`
+    },
+    { args: ["send", "--port", "9"], flag: "<text | @file>", line: "send: missing argument <text | @file>" },
+    { args: ["send", "--port", "9", "hi", "there"], flag: "there", line: "send: unexpected argument 'there'" },
+    {
+      args: ["send", "--port", "9", "--help"],
+      flag: "--help",
+      line: "--help must come right after send, as in rmq-transport send --help"
+    },
+    { args: ["ping", "--count", "0"], flag: "--count", line: "--count must be an integer of 1 or more, got '0'" },
+    {
+      args: ["bench", "--only", "nope"],
+      flag: "--only",
+      line: "--only must be one of pipelined, ping-pong, large, connections; got 'nope'"
+    },
+    {
+      args: ["nope"],
+      flag: "nope",
+      line: "unknown command 'nope'; the commands are echo-server, send, ping, bench, demo"
+    }
+  ]
+
 describe("Cli", () => {
   it.live("--help lists every command, and each command has its own help", () =>
     Effect.gen(function*() {
@@ -77,6 +187,91 @@ describe("Cli", () => {
       assert.include(send.stdout, "--port")
       assert.include(send.stdout, "@file")
     }), 20_000)
+
+  for (const { args, flag, line } of badInputs) {
+    it.live(`\`${args.join(" ")}\` exits 2 with one line naming ${flag}`, () =>
+      Effect.gen(function*() {
+        const run = yield* cli(args)
+        assert.strictEqual(run.code, 2, run.stderr)
+        assert.strictEqual(run.stdout, "")
+        assert.deepStrictEqual(lines(run.stderr), [`rmq-transport: ${line}`])
+        assert.include(line, flag)
+      }), 20_000)
+  }
+
+  it.scopedLive("echo-server on a port in use exits 8 with one line naming the address", () =>
+    Effect.gen(function*() {
+      const port = yield* takenPort
+      const run = yield* cli(["echo-server", "--port", String(port)])
+      assert.strictEqual(run.code, 8, run.stderr)
+      assert.strictEqual(run.stdout, "")
+      assert.deepStrictEqual(lines(run.stderr), [
+        `rmq-transport: cannot listen on 127.0.0.1:${port}: the address is in use`
+      ])
+    }), 20_000)
+
+  it.live("--help shows the default of every option that has one", () =>
+    Effect.gen(function*() {
+      const defaults: Record<string, ReadonlyArray<readonly [heading: string, shown: string]>> = {
+        "echo-server": [["--host text", "127.0.0.1"], ["--port integer", "0"], [
+          "--max-message-size integer",
+          "1048576 (1.0 MiB)"
+        ]],
+        send: [["--host text", "127.0.0.1"], ["--connect-timeout float", "3"], ["--timeout float", "10"], [
+          "--max-message-size integer",
+          "1048576 (1.0 MiB)"
+        ]],
+        ping: [["(-c, --count integer)", "100"], ["(-s, --size integer)", "64"], ["--timeout float", "10"]],
+        bench: [["--runs integer", "3"]]
+      }
+      for (const [command, entries] of Object.entries(defaults)) {
+        const run = yield* cli([command, "--help"])
+        assert.strictEqual(run.code, 0, run.stderr)
+        for (const [heading, shown] of entries) {
+          assert.include(helpEntry(run.stdout, heading), `Default: ${shown}`, `${command} ${heading}`)
+        }
+        // A required option shows none.
+        if (command === "send") assert.notInclude(helpEntry(run.stdout, "--port integer"), "Default")
+      }
+    }), 30_000)
+
+  it.live("no escape sequences in a pipe, with or without NO_COLOR", () =>
+    Effect.gen(function*() {
+      for (const env of [colorAllowed, noColor]) {
+        for (const args of [["send", "--help"], ["send", "--port", "abc", "hi"]]) {
+          const run = yield* cli(args, 15_000, env)
+          assert.notInclude(run.stdout + run.stderr, ESC, `${args.join(" ")} NO_COLOR=${env.NO_COLOR}`)
+        }
+      }
+    }), 30_000)
+
+  it.live.runIf(hasScript)("on a terminal, NO_COLOR keeps help and progress plain", () =>
+    Effect.gen(function*() {
+      for (const args of [["send", "--help"], ["ping", "--count", "300"]]) {
+        const colored = yield* cliOnTerminal(args, colorAllowed)
+        assert.strictEqual(colored.code, 0, colored.stdout)
+        assert.include(colored.stdout, ESC, `${args.join(" ")} on a terminal`)
+        const plain = yield* cliOnTerminal(args, noColor)
+        assert.strictEqual(plain.code, 0, plain.stdout)
+        assert.notInclude(plain.stdout, ESC, `${args.join(" ")} on a terminal with NO_COLOR`)
+        // The progress line is still redrawn in place, with carriage returns.
+        if (args[0] === "ping") assert.match(plain.stdout, /\r\[[#-]{24}\] ping \d+%/)
+      }
+    }), 30_000)
+
+  it.live(
+    "--log-level debug: the transport's logs go to standard error, standard output keeps the results",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* closedPort
+        const run = yield* cli(["send", "--log-level", "debug", "--port", String(port), "hi"])
+        assert.strictEqual(run.code, 3)
+        assert.strictEqual(run.stdout, "")
+        assert.match(run.stderr, /DEBUG .*connecting to 127\.0\.0\.1/)
+        assert.include(run.stderr, `rmq-transport: connection refused: nothing is listening on 127.0.0.1:${port}`)
+      }),
+    20_000
+  )
 
   it.scopedLive("send prints the echoed reply", () =>
     Effect.gen(function*() {

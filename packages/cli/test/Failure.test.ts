@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { TransportServerError } from "@rocketmq-effect/transport-node/TransportServer"
 import { ConnectionError, FrameTooLargeError, TimeoutError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
@@ -59,6 +60,17 @@ describe("Failure", () => {
       line: "connection lost: 127.0.0.1:9 reset the connection",
       exitCode: ExitCode.ConnectionLost
     })
+  })
+
+  it("a listen on an address in use is code 8, naming the address", () => {
+    const inUse = Object.assign(new Error("listen EADDRINUSE: address already in use 127.0.0.1:9"), {
+      code: "EADDRINUSE"
+    })
+    assert.deepStrictEqual(describeFailure(new TransportServerError({ address, cause: inUse })), {
+      line: "cannot listen on 127.0.0.1:9: the address is in use",
+      exitCode: ExitCode.AddressInUse
+    })
+    assert.strictEqual(ExitCode.AddressInUse, 8)
   })
 
   it("the CLI's own errors keep their words and code", () => {
