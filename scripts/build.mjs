@@ -51,14 +51,20 @@ for (const { dir, esmOnly } of packages) {
   const usesImportMeta = (file) => Fs.readFileSync(file, "utf8").includes("import.meta")
   const common = { ...options, outbase: src, outdir: Path.join(dist, "cjs") }
   await esbuild.build({ ...common, entryPoints: sources.filter((file) => !usesImportMeta(file)) })
-  // `import.meta.url` has a CommonJS equivalent; the modules that locate files beside themselves get it.
+  // `import.meta.url` and `import.meta.resolve` have CommonJS equivalents; the modules that locate files
+  // beside themselves get them.
   const locating = sources.filter(usesImportMeta)
   if (locating.length > 0) {
     await esbuild.build({
       ...common,
       entryPoints: locating,
-      banner: { js: "const __import_meta_url = require(\"node:url\").pathToFileURL(__filename).href;" },
-      define: { "import.meta.url": "__import_meta_url" }
+      banner: {
+        js: [
+          "const __import_meta_url = require(\"node:url\").pathToFileURL(__filename).href;",
+          "const __import_meta_resolve = (s) => require(\"node:url\").pathToFileURL(require.resolve(s)).href;"
+        ].join("\n")
+      },
+      define: { "import.meta.url": "__import_meta_url", "import.meta.resolve": "__import_meta_resolve" }
     })
   }
   // The packages are "type": "module". The CommonJS files, and the declarations (read by `require` and `import`

@@ -110,6 +110,14 @@ describe("installed packages", () => {
     for (const command of ["echo-server", "send", "ping", "bench", "demo"]) assert.match(result.stdout, new RegExp(command))
   })
 
+  it("npx rmq-transport bench --quick runs its echo server and workers from the installed JavaScript", () => {
+    const result = run("npx", ["--no-install", "rmq-transport", "bench", "--quick", "--runs", "1", "--only", "ping-pong"], {
+      cwd: project
+    })
+    expectSuccess(result, "rmq-transport bench --quick")
+    assert.match(result.stdout, /Effect API/)
+  })
+
   it("npx rmq-transport ping round-trips against its in-process echo server", () => {
     const result = run("npx", ["--no-install", "rmq-transport", "ping", "--count", "50"], { cwd: project })
     expectSuccess(result, "rmq-transport ping")

@@ -41,7 +41,7 @@ const program = Effect.gen(function*() {
     }
   })
 
-  const framed = Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
+  const framed = yield* Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
   return { format: "esm", effect: viaEffect, promise: viaPromise, framedBytes: framed.length }
 })
 

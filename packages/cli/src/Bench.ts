@@ -181,9 +181,15 @@ const clientTitles: Record<ClientName, string> = {
   "effect-untimed": "Effect, no timeout"
 }
 
+// Run from the sources (inside the repository), the child processes load TypeScript through tsx; installed,
+// the built ES modules run as they are, under plain node.
 const here = Path.dirname(fileURLToPath(import.meta.url))
-const workerPath = Path.join(here, "internal", "benchWorker.ts")
-const binPath = Path.join(here, "..", "bin", "rmq-transport.mjs")
+const fromSources = import.meta.url.endsWith(".ts")
+const workerPath = fromSources
+  ? Path.join(here, "internal", "benchWorker.ts")
+  : Path.join(here, "..", "esm", "internal", "benchWorker.js")
+const binPath = fromSources ? Path.join(here, "..", "bin", "rmq-transport.mjs") : Path.join(here, "..", "esm", "bin.js")
+const loader = (): Array<string> => fromSources ? ["--import", import.meta.resolve("tsx/esm")] : []
 
 const benchError = (reason: string) => new CliError({ reason: `bench: ${reason}`, exitCode: ExitCode.Failure })
 
@@ -237,7 +243,7 @@ const runWorker = (
     })
     const child = ChildProcess.spawn(
       process.execPath,
-      ["--expose-gc", ...profile, "--import", import.meta.resolve("tsx/esm"), workerPath, JSON.stringify(input)],
+      ["--expose-gc", ...profile, ...loader(), workerPath, JSON.stringify(input)],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let stdout = ""
