@@ -173,7 +173,14 @@ const listen = (server: Net.Server, host: string, port: number): Effect.Effect<v
     }
     server.once("error", onError)
     server.once("listening", onListening)
-    server.listen({ host, port })
+    try {
+      server.listen({ host, port })
+    } catch (cause) {
+      // Node throws, rather than emitting 'error', for options it rejects outright (a port out of range).
+      server.off("error", onError)
+      server.off("listening", onListening)
+      resume(Effect.fail(new TransportServerError({ address: formatAddress(host, port), cause })))
+    }
   })
 
 /**
