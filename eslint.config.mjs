@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/**", "**/build/**", "**/dist/**", "**/*.cjs", "**/*.mjs"]
+    ignores: ["**/node_modules/**", "**/build/**", "**/dist/**", "**/docs/examples/**", "**/*.cjs", "**/*.mjs"]
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -68,9 +68,15 @@ const MIN_KEEP_ALIVE_DELAY_MILLIS = 1000
  * import { NodeConnector } from "@rocketmq-effect/transport-node"
  * import { TransportConfig } from "@rocketmq-effect/transport"
  *
- * NodeConnector.socketOptions(TransportConfig.DEFAULT)
- * // { host: "localhost", port: 8080, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30000,
- * //   readableHighWaterMark: 8192, writableHighWaterMark: 8192 }
+ * assert.deepStrictEqual(NodeConnector.socketOptions(TransportConfig.DEFAULT), {
+ *   host: "localhost",
+ *   port: 8080,
+ *   noDelay: true,
+ *   keepAlive: true,
+ *   keepAliveInitialDelay: 30000,
+ *   readableHighWaterMark: 8192,
+ *   writableHighWaterMark: 8192
+ * })
  * ```
  *
  * @since 0.1.0

@@ -17,7 +17,9 @@
  * })
  *
  * const TransportLayer = NodeTransport.layer({ host: "127.0.0.1", port: 10911, retryInterval: "1 second" })
- * program.pipe(Effect.provide(TransportLayer), Effect.runPromise)
+ *
+ * // Connects when run: `Effect.runPromise(main)`, or `NodeRuntime.runMain(main)` from `@effect/platform-node`.
+ * const main = program.pipe(Effect.provide(TransportLayer))
  * ```
  *
  * @since 0.1.0
@@ -115,11 +117,16 @@ export interface ClientOptions extends Transport.Options, TransportClient.Option
  * ```ts
  * import { NodeTransport } from "@rocketmq-effect/transport-node"
  *
- * const client = await NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 })
- * await client.awaitConnected()
- * await client.send(new TextEncoder().encode("ping"))
- * const reply = await client.recvPkg()
- * await client.stop()
+ * const ping = async (): Promise<Uint8Array> => {
+ *   const client = await NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 })
+ *   try {
+ *     await client.awaitConnected()
+ *     await client.send(new TextEncoder().encode("ping"))
+ *     return await client.recvPkg()
+ *   } finally {
+ *     await client.stop()
+ *   }
+ * }
  * ```
  *
  * @since 0.1.0

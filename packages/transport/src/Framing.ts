@@ -523,9 +523,9 @@ const allocate: (size: number) => Uint8Array = (() => {
  *
  * const decoder = Framing.makeDecoder({ maxMessageSize: 4 * 1024 * 1024 })
  * decoder.push(new Uint8Array([0, 0, 0, 2, 104]))
- * decoder.nextFrame() // undefined: one payload byte is missing, nothing was consumed
+ * assert.strictEqual(decoder.nextFrame(), undefined) // one payload byte is missing, nothing was consumed
  * decoder.push(new Uint8Array([105]))
- * decoder.nextFrame() // Uint8Array [104, 105]
+ * assert.deepStrictEqual(decoder.nextFrame(), new Uint8Array([104, 105]))
  * ```
  *
  * @since 0.1.0

@@ -5,18 +5,27 @@
  *
  * @example
  * ```ts
- * import { Effect, Layer, TestClock } from "effect"
- * import { TestConnector, Transport, TransportConfig } from "@rocketmq-effect/transport"
+ * import { Effect, Layer, TestClock, TestContext } from "effect"
+ * import { TestConnector, Transport } from "@rocketmq-effect/transport"
  *
  * const program = Effect.gen(function*() {
  *   const peer = yield* TestConnector.TestPeer
  *   yield* peer.setDefault("refuse")
  *   const transport = yield* Transport.Transport
+ *   yield* transport.start
  *   yield* TestClock.adjust("15 seconds")
- *   const attempts = yield* peer.attempts // at 0, 5, 10 and 15 seconds
+ *   return (yield* peer.attempts).map((attempt) => attempt.at)
  * })
  *
- * const TestLayer = Transport.layer(config).pipe(Layer.provideMerge(TestConnector.layer))
+ * // Not started when built, so that the peer's script is in place before the first attempt.
+ * const TestLayer = Transport.layer({ retryInterval: "5 seconds" }, { autoStart: false }).pipe(
+ *   Layer.provideMerge(TestConnector.layer)
+ * )
+ *
+ * const attempts = await Effect.runPromise(
+ *   program.pipe(Effect.provide(TestLayer), Effect.provide(TestContext.TestContext))
+ * )
+ * assert.deepStrictEqual(attempts, [0, 5000, 10000, 15000])
  * ```
  *
  * @since 0.1.0

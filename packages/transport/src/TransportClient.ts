@@ -10,11 +10,16 @@
  * ```ts
  * import { NodeTransport } from "@rocketmq-effect/transport-node"
  *
- * const client = await NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 }, { logLevel: "Debug" })
- * await client.awaitConnected()
- * await client.send(new TextEncoder().encode("ping"))
- * const reply = await client.recvPkg()
- * await client.stop()
+ * const ping = async (): Promise<Uint8Array> => {
+ *   const client = await NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 }, { logLevel: "Debug" })
+ *   try {
+ *     await client.awaitConnected()
+ *     await client.send(new TextEncoder().encode("ping"))
+ *     return await client.recvPkg()
+ *   } finally {
+ *     await client.stop()
+ *   }
+ * }
  * ```
  *
  * @since 0.1.0

@@ -399,8 +399,7 @@ const specs: { readonly [K in FieldName]: Spec<Fields[K]> } = {
 type Issues = Arr.NonEmptyReadonlyArray<ConfigurationIssue>
 
 /** One error for all the issues: `field`, `rule` and `value` are the first's, `issues` has them all. */
-const configurationError = (issues: Issues): ConfigurationError =>
-  new ConfigurationError({ ...issues[0], issues })
+const configurationError = (issues: Issues): ConfigurationError => new ConfigurationError({ ...issues[0], issues })
 
 const unknownKeys = (record: Record<string, unknown>, known: ReadonlyArray<string>): Array<ConfigurationIssue> =>
   Object.keys(record).flatMap((key) =>
@@ -547,8 +546,13 @@ const fromInput = (
  * @example
  * ```ts
  * import { TransportConfig } from "@rocketmq-effect/transport"
+ * import { Effect, Either } from "effect"
  *
- * const config = TransportConfig.make({ host: "broker", port: 9876, timeout: "5 seconds" })
+ * const config = Effect.runSync(TransportConfig.make({ host: "broker", port: 9876, timeout: "5 seconds" }))
+ * assert.strictEqual(config.address, "broker:9876")
+ *
+ * const refused = Effect.runSync(Effect.either(TransportConfig.make({ port: 70000 })))
+ * assert.ok(Either.isLeft(refused) && refused.left.field === "port")
  * ```
  *
  * @since 0.1.0
@@ -726,13 +730,18 @@ const leaves = (error: ConfigError.ConfigError): Issues => {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { ConfigProvider, Effect } from "effect"
  * import { TransportConfig } from "@rocketmq-effect/transport"
  *
  * // BROKER_HOST, BROKER_PORT, …
  * const program = Effect.gen(function*() {
  *   const config = yield* TransportConfig.config({ prefix: "BROKER" })
+ *   return config.address
  * })
+ *
+ * // The environment by default; a map here.
+ * const env = ConfigProvider.fromMap(new Map([["BROKER_HOST", "broker"], ["BROKER_PORT", "9876"]]))
+ * assert.strictEqual(Effect.runSync(Effect.withConfigProvider(program, env)), "broker:9876")
  * ```
  *
  * @since 0.1.0
