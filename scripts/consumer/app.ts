@@ -1,25 +1,31 @@
 // A TypeScript consumer, type-checked (not run) under strict settings with NodeNext and with Bundler
 // resolution: the packages' declarations must hold up under what careful projects use.
 import { ConnectionState, Framing, TestConnector, Transport, TransportError } from "@rocketmq-effect/transport"
-import * as TransportClient from "@rocketmq-effect/transport/TransportClient"
-import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
-import { Duration, Effect, Layer, Schedule, Stream } from "effect"
+import type * as TransportClient from "@rocketmq-effect/transport/TransportClient"
+import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
+import type { Layer } from "effect"
+import { Duration, Effect, Schedule, Stream } from "effect"
 
-export const program: Effect.Effect<string, TransportError.TimeoutError | TransportError.ConnectionError, Transport.Transport> =
-  Effect.gen(function*() {
-    const transport = yield* Transport.Transport
-    yield* transport.awaitConnected
-    yield* transport.send(new TextEncoder().encode("hello"))
-    const reply: Uint8Array = yield* transport.recvPkg({ timeout: "3 seconds" })
-    return new TextDecoder().decode(reply)
-  }).pipe(
-    Effect.catchTag("ConnectionClosedError", (e) => Effect.succeed(e.message)),
-    Effect.catchTag("FrameTooLargeError", (e) => Effect.succeed(`${e.size} > ${e.maxSize}`))
-  )
+export const program: Effect.Effect<
+  string,
+  TransportError.TimeoutError | TransportError.ConnectionError,
+  Transport.Transport
+> = Effect.gen(function*() {
+  const transport = yield* Transport.Transport
+  yield* transport.awaitConnected
+  yield* transport.send(new TextEncoder().encode("hello"))
+  const reply: Uint8Array = yield* transport.recvPkg({ timeout: "3 seconds" })
+  return new TextDecoder().decode(reply)
+}).pipe(
+  Effect.catchTag("ConnectionClosedError", (e) => Effect.succeed(e.message)),
+  Effect.catchTag("FrameTooLargeError", (e) => Effect.succeed(`${e.size} > ${e.maxSize}`))
+)
 
-export const plainLayer: Layer.Layer<Transport.Transport | NodeTransport.NodeTransport, TransportError.ConfigurationError> =
-  NodeTransport.layer({ host: "127.0.0.1", port: 10911, retryInterval: "1 second", maxRetries: 5 })
+export const plainLayer: Layer.Layer<
+  Transport.Transport | NodeTransport.NodeTransport,
+  TransportError.ConfigurationError
+> = NodeTransport.layer({ host: "127.0.0.1", port: 10911, retryInterval: "1 second", maxRetries: 5 })
 
 export const configLayer = Effect.map(
   TransportConfig.make({ host: "127.0.0.1", port: 10911 }),

@@ -1,63 +1,94 @@
 /**
- * The README's examples, kept here so that they compile and run: if one of these changes, change README.md.
+ * Every code block of README.md, read from README.md itself (see ReadmeBlocks.ts):
+ * - `ts` blocks are type-checked together, with the repository's strict options;
+ * - blocks that connect to 127.0.0.1:10911 are run with tsx in a child process against a real echo server,
+ *   with 10911 replaced by the server's port: each must send it a frame and exit 0 in time;
+ * - blocks written as tests (importing `@effect/vitest`) are run here, by vitest;
+ * - `sh` and `text` blocks are exempt, and a block in any other language (or none) is an error.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Connector, TestConnector, Transport, TransportConfig } from "@rocketmq-effect/transport"
-import { NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
-import { Effect, Layer, TestClock } from "effect"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { pathToFileURL } from "node:url"
+import type { Block, BlockDiagnostic } from "./ReadmeBlocks.js"
+import {
+  connectsToReadmePort,
+  describeBlock,
+  exemptLanguages,
+  makeWorkspace,
+  readBlocks,
+  README_PORT,
+  typeScriptLanguages,
+  withPort
+} from "./ReadmeBlocks.js"
+
+const RUN_TIMEOUT_MILLIS = 30_000
+
+const blocks = readBlocks()
+const typeScriptBlocks = blocks.filter((block) => typeScriptLanguages.has(block.lang))
+const isVitestBlock = (block: Block) => /from "(@effect\/)?vitest"/.test(block.code)
+const usesTcp = (block: Block) => block.code.includes("NodeTransport.")
+
+const workspace = makeWorkspace()
+afterAll(() => workspace.remove())
+
+// One program for all blocks, built by the first test that needs it.
+let diagnostics: ReadonlyArray<BlockDiagnostic> | undefined
+const diagnosticsOf = (block: Block): ReadonlyArray<string> => {
+  diagnostics ??= workspace.typeCheck(typeScriptBlocks.map((block) => ({ block, path: workspace.write(block) })))
+  return diagnostics.filter((diagnostic) => diagnostic.block === block).map((diagnostic) => diagnostic.message)
+}
 
 describe("README", () => {
-  it.live("an Effect program", () =>
-    Effect.gen(function*() {
-      const server = yield* TransportServer.make({ port: 0 })
-      yield* server.serve(TransportServer.echo)
-      const replies: Array<string> = []
+  it("has TypeScript blocks to check", () => {
+    assert.isAbove(typeScriptBlocks.length, 0)
+  })
 
-      // --- from README: "An Effect program" (host and port point at the echo server here)
-      const program = Effect.gen(function*() {
-        const transport = yield* Transport.Transport
-        yield* transport.awaitConnected
-        yield* transport.send(new TextEncoder().encode("hello"))
-        const reply = yield* transport.recvPkg({ timeout: "3 seconds" })
-        replies.push(new TextDecoder().decode(reply))
-      }).pipe(
-        Effect.catchTags({
-          TimeoutError: (e) => Effect.logWarning(e.message),
-          ConnectionError: (e) => Effect.logError(`${e.reason}: ${e.message}`)
-        })
-      )
+  it("has only blocks that are type-checked or exempt (sh, text)", () => {
+    const unchecked = blocks.filter((block) => !typeScriptLanguages.has(block.lang) && !exemptLanguages.has(block.lang))
+    assert.deepStrictEqual(unchecked.map((block) => `${describeBlock(block)} is \`\`\`${block.lang}`), [])
+  })
 
-      const TransportLayer = Layer.unwrapEffect(
-        Effect.map(
-          TransportConfig.make({
-            host: "127.0.0.1",
-            port: server.address.port,
-            retryInterval: "1 second",
-            maxRetries: 5
-          }),
-          (config) => NodeTransport.layer(config)
+  it(`runs every block that connects over TCP: each connects to 127.0.0.1:${README_PORT}`, () => {
+    const notRunnable = typeScriptBlocks.filter((block) => usesTcp(block) && !connectsToReadmePort(block))
+    assert.deepStrictEqual(notRunnable.map(describeBlock), [])
+  })
+
+  for (const block of typeScriptBlocks) {
+    it(`type-checks ${describeBlock(block)}`, () => {
+      assert.deepStrictEqual(diagnosticsOf(block), [])
+    }, 60_000)
+  }
+
+  for (const block of typeScriptBlocks.filter(connectsToReadmePort)) {
+    it.live(`runs ${describeBlock(block)} against an echo server`, () =>
+      Effect.gen(function*() {
+        const received: Array<Uint8Array> = []
+        const server = yield* TransportServer.make({ port: 0 })
+        yield* server.serve((connection) =>
+          connection.frames.pipe(
+            Stream.runForEach((payload) => {
+              received.push(payload)
+              return connection.send(payload)
+            })
+          )
         )
-      ).pipe(Layer.orDie)
-      // --- end
+        const path = workspace.write(withPort(block, server.address.port))
+        const result = yield* workspace.run(path, RUN_TIMEOUT_MILLIS)
+        const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`
+        assert.strictEqual(
+          result.exitCode,
+          0,
+          `${describeBlock(block)} exited with ${result.exitCode ?? result.signal}\n${output}`
+        )
+        assert.isAbove(received.length, 0, `${describeBlock(block)} sent the echo server nothing\n${output}`)
+      }).pipe(Effect.scoped), RUN_TIMEOUT_MILLIS + 10_000)
+  }
 
-      yield* program.pipe(Effect.provide(TransportLayer))
-      assert.deepStrictEqual(replies, ["hello"])
-    }).pipe(Effect.scoped))
-
-  // --- from README: "Testing your program with TestClock"
-  it.scoped("retries every 5 s, 3 times, then gives up", () =>
-    Effect.gen(function*() {
-      const [connector, peer] = yield* TestConnector.make
-      yield* peer.setDefault("refuse")
-      const config = yield* TransportConfig.make({ retryInterval: "5 seconds", maxRetries: 3 })
-      const transport = yield* Transport.make(config).pipe(Effect.provideService(Connector.Connector, connector))
-      for (let i = 0; i < 4; i++) {
-        yield* Effect.yieldNow()
-        yield* TestClock.adjust("5 seconds")
-      }
-      assert.deepStrictEqual((yield* peer.attempts).map((a) => a.at), [0, 5000, 10000, 15000])
-      const state = yield* transport.state
-      assert.isTrue(state._tag === "Disconnected" && state.exhausted)
-    }))
-  // --- end
+  for (const block of typeScriptBlocks.filter(isVitestBlock)) {
+    describe(describeBlock(block), async () => {
+      await import(pathToFileURL(workspace.write(block)).href)
+    })
+  }
 })

@@ -43,13 +43,17 @@ describe("TransportServer", () => {
       assert.match(error.message, /could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/)
     }), 10_000)
 
-  it.scopedLive("a port Node refuses outright is a TransportServerError too, not a thrown RangeError", () =>
-    Effect.gen(function*() {
-      const error = yield* TransportServer.make({ port: 70000 }).pipe(Effect.flip)
-      assert.strictEqual(error._tag, "TransportServerError")
-      assert.strictEqual(error.address, "127.0.0.1:70000")
-      assert.match(error.message, /could not listen on 127\.0\.0\.1:70000: .*70000/)
-    }), 10_000)
+  it.scopedLive(
+    "a port Node refuses outright is a TransportServerError too, not a thrown RangeError",
+    () =>
+      Effect.gen(function*() {
+        const error = yield* TransportServer.make({ port: 70000 }).pipe(Effect.flip)
+        assert.strictEqual(error._tag, "TransportServerError")
+        assert.strictEqual(error.address, "127.0.0.1:70000")
+        assert.match(error.message, /could not listen on 127\.0\.0\.1:70000: .*70000/)
+      }),
+    10_000
+  )
 
   it.scopedLive("echoes frames of 0 B, 1 B, 64 KiB and 1 MiB", () =>
     Effect.gen(function*() {
