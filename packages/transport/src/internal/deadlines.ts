@@ -3,10 +3,22 @@ import * as Effect from "effect/Effect"
 
 /**
  * A pending operation's deadline. `expire` is called once, when the deadline passes first.
+ *
+ * @internal
  */
 export interface Deadline {
   readonly at: number
   readonly expire: () => void
+}
+
+/**
+ * When an operation gives up: at `at` (by the deadlines' clock), failing with `error()`.
+ *
+ * @internal
+ */
+export interface TimeLimit<E> {
+  readonly at: number
+  readonly error: () => E
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import type { Deadline, Deadlines } from "./deadlines.js"
+import type { Deadline, Deadlines, TimeLimit } from "./deadlines.js"
 
 /**
  * A send waiting to be written. `state` moves forward only: waiting for budget → queued → writing → done.
@@ -16,11 +16,13 @@ interface Entry<E> {
   clearDeadline: (() => void) | undefined
 }
 
-/** When a send gives up: at `at` (by the deadlines' clock), failing with `error()`. */
-export interface Limit<E> {
+/**
+ * When a send gives up, and the deadlines that enforce it.
+ *
+ * @internal
+ */
+export interface Limit<E> extends TimeLimit<E> {
   readonly deadlines: Deadlines
-  readonly at: number
-  readonly error: () => E
 }
 
 const enum EntryState {

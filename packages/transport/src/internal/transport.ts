@@ -1,0 +1,208 @@
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberHandle from "effect/FiberHandle"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as ConnectionState from "../ConnectionState.js"
+import { Connector } from "../Connector.js"
+import * as Framing from "../Framing.js"
+import type { OperationOptions, TransportService, TypeId } from "../Transport.js"
+import type { TransportConfig } from "../TransportConfig.js"
+import type { TimeoutOperation, TransportError } from "../TransportError.js"
+import { ConnectionClosedError, ConnectionError, FrameTooLargeError, TimeoutError } from "../TransportError.js"
+import * as Connection from "./connection.js"
+import type { TimeLimit } from "./deadlines.js"
+import { Deadlines } from "./deadlines.js"
+import { Inbound, takeFrame, takeFrames } from "./inbound.js"
+import { Link } from "./link.js"
+import type { Metrics } from "./meters.js"
+import { tagged } from "./meters.js"
+import * as Supervisor from "./supervisor.js"
+import { TransportState } from "./transportState.js"
+import { checkFramed, framePayload, framePayloads } from "./writePlan.js"
+
+/**
+ * The transport's options with every default applied.
+ *
+ * @internal
+ */
+export interface Settings {
+  readonly schedule: Schedule.Schedule<unknown, TransportError>
+  readonly stableAfter: Duration.DurationInput
+  readonly inboundBufferBytes: number
+  readonly outboundBufferBytes: number
+  readonly checkLengthsOnArrival: boolean
+  readonly metrics: Metrics
+}
+
+/**
+ * What `Transport.make` presents as the service.
+ *
+ * @internal
+ */
+export type Operations = Omit<TransportService, TypeId | "config">
+
+/**
+ * One transport: its state, deadlines, inbound side and link to the live connection, the supervisor that
+ * keeps a connection up, and the operations over them. Closing the scope stops it.
+ *
+ * @internal
+ */
+export const make = (
+  config: TransportConfig,
+  settings: Settings
+): Effect.Effect<Operations, never, Connector | Scope.Scope> =>
+  Effect.gen(function*() {
+    const connector = yield* Connector
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const address = config.address
+    const metrics = tagged(settings.metrics, address)
+    const framing: Framing.FramingOptions = { maxMessageSize: config.maxMessageSize }
+    const maxFrameBytes = Framing.HEADER_SIZE + config.maxMessageSize
+
+    const state = yield* TransportState.make(address, metrics.state)
+    const deadlines = new Deadlines(now)
+    yield* Effect.forkScoped(deadlines.sweep)
+    const inbound = new Inbound(address, settings.inboundBufferBytes, deadlines, now)
+    const link = new Link(address, inbound)
+
+    // The time bound of one call, or none: enforced by the deadline sweeper, not by a fiber per call.
+    const limitFor = (
+      operation: TimeoutOperation,
+      options: OperationOptions | undefined
+    ): TimeLimit<TimeoutError> | undefined => {
+      const timeout = options?.timeout === undefined ? config.timeout : Duration.decode(options.timeout)
+      if (!Duration.isFinite(timeout)) return undefined
+      return {
+        at: now() + Duration.toMillis(timeout),
+        error: () => new TimeoutError({ operation, timeout, address })
+      }
+    }
+
+    // ---- receiving --------------------------------------------------------------------------------------
+
+    const framesIn = metrics.framesIn
+
+    const recvPkg = (options?: OperationOptions) =>
+      inbound.receive(takeFrame, limitFor("receive", options)).pipe(Effect.tap(() => framesIn(Effect.succeed(1))))
+
+    const recv = (size: number, options?: OperationOptions) => {
+      if (!Number.isInteger(size) || size < 0 || size > maxFrameBytes) {
+        return Effect.fail(new FrameTooLargeError({ direction: "inbound", size, maxSize: maxFrameBytes }))
+      }
+      return inbound.receive((decoder) => decoder.takeExactly(size), limitFor("receive", options))
+    }
+
+    // After a receive found no connection, waits for a connection whose inbound bytes are already in place.
+    const awaitNextConnection = state.awaitConnected("receive", (connected) => {
+      const live = link.live
+      return live !== undefined && live.generation === connected.generation
+    })
+
+    const pullFrames: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ConnectionError>> = inbound.receive(
+      takeFrames,
+      undefined
+    ).pipe(
+      Effect.tap((batch) => framesIn(Effect.succeed(batch.length))),
+      Effect.map(Chunk.unsafeFromArray),
+      Effect.catchAll((error) =>
+        error._tag === "ConnectionClosedError"
+          ? Effect.fail(error)
+          : error._tag === "TimeoutError"
+          ? Effect.succeed(Chunk.empty<Uint8Array>())
+          : Effect.as(awaitNextConnection, Chunk.empty<Uint8Array>())
+      ),
+      Effect.mapError((error) => error._tag === "ConnectionClosedError" ? Option.none() : Option.some(error))
+    )
+
+    // ---- sending ----------------------------------------------------------------------------------------
+
+    const write = (parts: ReadonlyArray<Uint8Array>, options: OperationOptions | undefined, frames = 1) =>
+      Effect.suspend(() => {
+        if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "send" }))
+        const live = link.live
+        if (live === undefined) return Effect.fail(new ConnectionError({ reason: "NotConnected", address }))
+        const limit = limitFor("send", options)
+        return live.outbox.offer(parts, limit === undefined ? undefined : { deadlines, ...limit }, frames)
+      })
+
+    const send = (payload: Uint8Array, options?: OperationOptions) => {
+      const parts = framePayload(payload, framing)
+      return parts instanceof FrameTooLargeError ? Effect.fail(parts) : write(parts, options)
+    }
+
+    const sendAll = (payloads: Iterable<Uint8Array>, options?: OperationOptions) => {
+      const list = Array.isArray(payloads) ? payloads as ReadonlyArray<Uint8Array> : Array.from(payloads)
+      if (list.length === 0) return Effect.void
+      const parts = framePayloads(list, framing)
+      return parts instanceof FrameTooLargeError ? Effect.fail(parts) : write(parts, options, list.length)
+    }
+
+    const output = (bytes: Uint8Array, options?: OperationOptions) => {
+      const tooLarge = checkFramed(bytes, framing)
+      return tooLarge !== undefined ? Effect.fail(tooLarge) : write([bytes], options)
+    }
+
+    // ---- lifecycle --------------------------------------------------------------------------------------
+
+    const host: Connection.Host = {
+      config,
+      connector,
+      state,
+      link,
+      inbound,
+      metrics,
+      now,
+      outboundBudget: settings.outboundBufferBytes,
+      checkLengthsOnArrival: settings.checkLengthsOnArrival,
+      framing
+    }
+    const supervisor = Supervisor.make({
+      schedule: settings.schedule,
+      stableAfterMillis: Duration.toMillis(settings.stableAfter),
+      now,
+      state,
+      link,
+      serve: (onDown) => Connection.serve(host, onDown)
+    })
+    const supervisorHandle = yield* FiberHandle.make<void, never>()
+    const runSupervisor = yield* FiberHandle.runtime(supervisorHandle)<never>()
+
+    const start = Effect.suspend(() => {
+      if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "start" }))
+      return state.rearm.pipe(
+        Effect.zipRight(Effect.sync(() => runSupervisor(supervisor, { onlyIfMissing: true }))),
+        Effect.asVoid
+      )
+    })
+
+    const stop = Effect.suspend(() => {
+      if (link.closed) return Effect.void
+      link.close(new ConnectionClosedError({ address, operation: "send" }))
+      return state.publish(ConnectionState.Event.Close()).pipe(
+        Effect.zipRight(FiberHandle.clear(supervisorHandle)),
+        Effect.ensuring(Effect.sync(() => inbound.release()))
+      )
+    }).pipe(Effect.uninterruptible)
+
+    yield* Effect.addFinalizer(() => stop)
+
+    return {
+      start,
+      stop,
+      state: state.get,
+      isConnected: Effect.map(state.get, ConnectionState.isConnected),
+      changes: state.changes,
+      awaitConnected: state.awaitConnected("awaitConnected", () => true),
+      output,
+      send,
+      sendAll,
+      recvPkg,
+      recv,
+      frames: Stream.repeatEffectChunkOption(pullFrames)
+    }
+  })

@@ -1,0 +1,132 @@
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { identity } from "effect/Function"
+import * as LogLevel from "effect/LogLevel"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as ConnectionState from "../ConnectionState.js"
+import type { TransportError } from "../TransportError.js"
+import { ConnectionClosedError, ConnectionError } from "../TransportError.js"
+
+/**
+ * A `Connected` state.
+ *
+ * @internal
+ */
+export type Connected = ConnectionState.ConnectionState & { readonly _tag: "Connected" }
+
+const stateNumber = (state: ConnectionState.ConnectionState): number =>
+  state._tag === "Disconnected" ? 0 : state._tag === "Connecting" ? 1 : state._tag === "Connected" ? 2 : 3
+
+const isProtocolError = (error: TransportError): boolean =>
+  error._tag === "ConnectionError" && error.reason === "Protocol"
+
+/**
+ * Transitions are routine and logged at `Debug`; a user must hear about two of them without asking: the
+ * schedule giving up, and a peer that sends something that is not a frame.
+ */
+const logLevelOf = (state: ConnectionState.ConnectionState): LogLevel.LogLevel =>
+  state._tag === "Disconnected" && (state.exhausted || Option.exists(state.cause, isProtocolError))
+    ? LogLevel.Warning
+    : LogLevel.Debug
+
+/**
+ * A transport's connection state as others see it: every transition goes through `publish`, which applies
+ * the transition table, sets the state gauge and logs it.
+ *
+ * Once `Closed`, the state stays so: whatever the supervisor was about to report no longer applies.
+ *
+ * @internal
+ */
+export class TransportState {
+  static make(address: string, gauge: Metric.Metric.Gauge<number>): Effect.Effect<TransportState> {
+    return Effect.map(SubscriptionRef.make(ConnectionState.initial), (ref) => new TransportState(ref, address, gauge))
+  }
+
+  readonly get: Effect.Effect<ConnectionState.ConnectionState>
+  /** The current state, then every transition. */
+  readonly changes: Stream.Stream<ConnectionState.ConnectionState>
+  /** After the schedule gave up, lets a new start begin a fresh round. Not a transition: nothing is logged. */
+  readonly rearm: Effect.Effect<void>
+
+  private constructor(
+    private readonly ref: SubscriptionRef.SubscriptionRef<ConnectionState.ConnectionState>,
+    private readonly address: string,
+    private readonly gauge: Metric.Metric.Gauge<number>
+  ) {
+    this.get = SubscriptionRef.get(ref)
+    this.changes = ref.changes.pipe(Stream.changes)
+    this.rearm = SubscriptionRef.update(ref, (state) =>
+      state._tag === "Disconnected" && state.exhausted
+        ? ConnectionState.Disconnected({ ...state, attempts: 0, exhausted: false, retryIn: Option.none() })
+        : state)
+  }
+
+  /** Applies `event`; the supervisor only fires events its own state allows, so anything else is a defect. */
+  publish(event: ConnectionState.Event): Effect.Effect<Option.Option<ConnectionState.ConnectionState>> {
+    return SubscriptionRef.modify(
+      this.ref,
+      (
+        state
+      ): readonly [
+        Either.Either<Option.Option<ConnectionState.ConnectionState>, Error>,
+        ConnectionState.ConnectionState
+      ] => {
+        if (state._tag === "Closed") return [Either.right(Option.none()), state]
+        const next = ConnectionState.transition(state, event)
+        return Either.isLeft(next)
+          ? [Either.left(next.left), state]
+          : [Either.right(Option.some(next.right)), next.right]
+      }
+    ).pipe(
+      Effect.flatMap(Either.match({ onLeft: Effect.die, onRight: Effect.succeed })),
+      Effect.tap(Option.match({
+        onNone: () => Effect.void,
+        onSome: (state) =>
+          Metric.set(this.gauge, stateNumber(state)).pipe(
+            Effect.zipRight(Effect.logWithLevel(logLevelOf(state), ConnectionState.format(state))),
+            Effect.annotateLogs({
+              address: this.address,
+              generation: "generation" in state ? state.generation : 0
+            })
+          )
+      }))
+    )
+  }
+
+  /** Waits for a `Connected` state that `ready` accepts; fails when the transport closes or gives up. */
+  awaitConnected(
+    operation: string,
+    ready: (state: Connected) => boolean
+  ): Effect.Effect<Connected, ConnectionError | ConnectionClosedError> {
+    return this.changes.pipe(
+      Stream.mapEffect((state): Effect.Effect<Option.Option<Connected>, ConnectionError | ConnectionClosedError> => {
+        switch (state._tag) {
+          case "Connected":
+            return Effect.succeed(ready(state) ? Option.some(state) : Option.none())
+          case "Closed":
+            return Effect.fail(new ConnectionClosedError({ address: this.address, operation }))
+          case "Disconnected":
+            return state.exhausted
+              ? Effect.fail(
+                new ConnectionError({
+                  reason: "RetriesExhausted",
+                  address: this.address,
+                  attempts: state.attempts,
+                  cause: Option.getOrUndefined(state.cause)
+                })
+              )
+              : Effect.succeed(Option.none())
+          case "Connecting":
+            return Effect.succeed(Option.none())
+        }
+      }),
+      Stream.filterMap(identity),
+      Stream.runHead,
+      // The state stream never ends on its own; only interruption gets past it without a value.
+      Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.succeed }))
+    )
+  }
+}
