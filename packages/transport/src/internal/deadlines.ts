@@ -22,7 +22,8 @@ export interface TimeLimit<E> {
 }
 
 /**
- * Deadlines of pending operations, enforced by one sweeper fiber per transport.
+ * Deadlines of pending operations, enforced by one sweeper fiber per transport that runs only while some
+ * operation has a deadline.
  *
  * Why not `Effect.timeout` on every call: it races the call against a sleep in two new fibers and a timer,
  * which costs tens of microseconds per call, several times the cost of the operation itself. Here a pending
@@ -31,26 +32,39 @@ export interface TimeLimit<E> {
  * case: every call uses the same timeout), adding one wakes nobody. Sleeping through `Effect.sleep` keeps it
  * on the `Clock`, so `TestClock` drives it.
  *
+ * The sweeper is started (through `fork`, in the transport's scope) by the first deadline added while none
+ * runs, and ends when it finds no deadline pending: an idle transport parks no fiber for it.
+ *
  * @internal
  */
 export class Deadlines {
   private readonly pending = new Set<Deadline>()
   private sleepingUntil = Number.POSITIVE_INFINITY
   private wakeSweeper: (() => void) | undefined = undefined
+  private sweeping = false
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly fork: (sweeper: Effect.Effect<void>) => void
+  ) {}
 
   add(deadline: Deadline): void {
     this.pending.add(deadline)
-    if (deadline.at < this.sleepingUntil) this.wake()
+    if (!this.sweeping) {
+      this.sweeping = true
+      this.sleepingUntil = Number.NEGATIVE_INFINITY
+      this.fork(this.sweep)
+    } else if (deadline.at < this.sleepingUntil) {
+      this.wake()
+    }
   }
 
   remove(deadline: Deadline): void {
     this.pending.delete(deadline)
   }
 
-  /** The sweeper: run it forked in the scope that owns the operations. */
-  readonly sweep: Effect.Effect<never> = Effect.suspend(() => {
+  // Expires what is due, then sleeps until the next deadline or a wake-up; ends when nothing is pending.
+  private readonly sweep: Effect.Effect<void> = Effect.suspend((): Effect.Effect<void> => {
     const now = this.now()
     let next = Number.POSITIVE_INFINITY
     for (const deadline of this.pending) {
@@ -61,6 +75,11 @@ export class Deadlines {
         next = deadline.at
       }
     }
+    if (this.pending.size === 0) {
+      this.sweeping = false
+      this.sleepingUntil = Number.POSITIVE_INFINITY
+      return Effect.void
+    }
     this.sleepingUntil = next
     const woken = Effect.async<void>((resume) => {
       this.wakeSweeper = () => resume(Effect.void)
@@ -68,8 +87,8 @@ export class Deadlines {
         this.wakeSweeper = undefined
       })
     })
-    return Number.isFinite(next) ? Effect.raceFirst(Effect.sleep(Duration.millis(next - now)), woken) : woken
-  }).pipe(Effect.forever)
+    return Effect.zipRight(Effect.raceFirst(Effect.sleep(Duration.millis(next - now)), woken), this.sweep)
+  })
 
   private wake(): void {
     const wake = this.wakeSweeper

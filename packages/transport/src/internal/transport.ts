@@ -2,6 +2,7 @@ import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberHandle from "effect/FiberHandle"
+import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -65,8 +66,11 @@ export const make = (
     const maxFrameBytes = Framing.HEADER_SIZE + config.maxMessageSize
 
     const state = yield* TransportState.make(address, metrics.state)
-    const deadlines = new Deadlines(now)
-    yield* Effect.forkScoped(deadlines.sweep)
+    const sweepers = yield* FiberSet.make<void, never>()
+    const runSweeper = yield* FiberSet.runtime(sweepers)<never>()
+    const deadlines = new Deadlines(now, (sweeper) => {
+      runSweeper(sweeper)
+    })
     const inbound = new Inbound(address, settings.inboundBufferBytes, deadlines, now)
     const link = new Link(address, inbound)
 
