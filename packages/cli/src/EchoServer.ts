@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { TransportServer } from "@rocketmq-effect/transport-node"
+import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -21,13 +22,13 @@ export interface EchoServerOptions {
 }
 
 /**
- * `host:port`, with an IPv6 host in brackets.
+ * `host:port`, with an IPv6 host in brackets: `TransportConfig.formatAddress` over a bound address.
  *
  * @since 0.1.0
  * @category utils
  */
 export const formatAddress = (address: { readonly host: string; readonly port: number }): string =>
-  `${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
+  TransportConfig.formatAddress(address.host, address.port)
 
 /**
  * Starts an echo server in the current scope and returns it.

@@ -35,7 +35,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import { formatAddress } from "./internal/address.js"
+import { peerAddress } from "./internal/address.js"
 
 /**
  * The options `connect` passes to `net.createConnection`.
@@ -167,7 +167,7 @@ const connect = (config: TransportConfig): Effect.Effect<Connector.Connection, C
     return {
       remoteAddress: netSocket.remoteAddress === undefined
         ? address
-        : formatAddress(netSocket.remoteAddress, netSocket.remotePort),
+        : peerAddress(netSocket.remoteAddress, netSocket.remotePort),
       socket,
       pause: () => {
         paused = true

@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import * as Transport from "@rocketmq-effect/transport/Transport"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import type { ConnectionError, FrameError, FrameTooLargeError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
@@ -32,7 +33,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
-import { formatAddress } from "./internal/address.js"
+import { peerAddress } from "./internal/address.js"
 import * as internal from "./internal/serverConnection.js"
 
 /**
@@ -54,12 +55,12 @@ export interface ServerOptions {
 }
 
 /**
- * The default per-connection inbound budget.
+ * The default per-connection inbound budget: the transport's `Transport.DEFAULT_BUFFER_BYTES`.
  *
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_INBOUND_BUFFER_BYTES = 4 * 1024 * 1024
+export const DEFAULT_INBOUND_BUFFER_BYTES: number = Transport.DEFAULT_BUFFER_BYTES
 
 /**
  * One accepted connection, framed.
@@ -165,7 +166,7 @@ const listen = (server: Net.Server, host: string, port: number): Effect.Effect<v
   Effect.async<void, TransportServerError>((resume) => {
     const onError = (cause: Error) => {
       server.off("listening", onListening)
-      resume(Effect.fail(new TransportServerError({ address: formatAddress(host, port), cause })))
+      resume(Effect.fail(new TransportServerError({ address: TransportConfig.formatAddress(host, port), cause })))
     }
     const onListening = () => {
       server.off("error", onError)
@@ -179,7 +180,7 @@ const listen = (server: Net.Server, host: string, port: number): Effect.Effect<v
       // Node throws, rather than emitting 'error', for options it rejects outright (a port out of range).
       server.off("error", onError)
       server.off("listening", onListening)
-      resume(Effect.fail(new TransportServerError({ address: formatAddress(host, port), cause })))
+      resume(Effect.fail(new TransportServerError({ address: TransportConfig.formatAddress(host, port), cause })))
     }
   })
 
@@ -253,7 +254,7 @@ export const make = (options: ServerOptions = {}): Effect.Effect<TransportServer
         ),
         Effect.annotateLogs({
           module: "TransportServer",
-          remoteAddress: formatAddress(socket.remoteAddress, socket.remotePort)
+          remoteAddress: peerAddress(socket.remoteAddress, socket.remotePort)
         })
       )
 

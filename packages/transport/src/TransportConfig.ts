@@ -18,30 +18,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Equal from "effect/Equal"
-import { dual } from "effect/Function"
+import { dual, identity } from "effect/Function"
 import * as Hash from "effect/Hash"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
+import { getSomes } from "effect/Record"
 import * as Schema from "effect/Schema"
+import type { ParseOptions } from "effect/SchemaAST"
 import { describeValue } from "./internal/describeValue.js"
 import { ConfigurationError, type ConfigurationIssue } from "./TransportError.js"
-
-// The rules, in words, as they appear in `ConfigurationError.rule`. Each predicate below is shared by the
-// class's schema and by the entry points, so a value the entry points accept never fails the constructor.
-
-const rules = {
-  host: "must be a non-empty string",
-  port: "must be an integer from 0 to 65535",
-  positiveDuration: "must be a positive, finite duration",
-  retryInterval: "must be a finite duration of zero or more",
-  idleTimeout: "must be a positive, finite duration, or none to turn it off",
-  maxRetries: "must be an integer of -1 (retry forever) or more",
-  size: "must be a positive integer",
-  maxMessageSize: "must be an integer from 1 to 4294967295",
-  boolean: "must be a boolean",
-  unknownKey: "is not a configuration key"
-} as const
 
 /**
  * The largest payload a 32-bit unsigned length field can announce.
@@ -51,20 +37,251 @@ const rules = {
  */
 export const MAX_MESSAGE_SIZE_LIMIT = 4_294_967_295
 
-const isHost = (s: string): boolean => s.length > 0
-const isPort = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 65535
-const isPositiveDuration = (d: Duration.Duration): boolean =>
-  Duration.isFinite(d) && Duration.greaterThan(d, Duration.zero)
-const isFiniteDuration = (d: Duration.Duration): boolean => Duration.isFinite(d)
-const isMaxRetries = (n: number): boolean => Number.isInteger(n) && n >= -1
-const isSize = (n: number): boolean => Number.isInteger(n) && n >= 1
-const isMaxMessageSize = (n: number): boolean => isSize(n) && n <= MAX_MESSAGE_SIZE_LIMIT
+/**
+ * `host:port`, with an IPv6 literal in brackets (`[::1]:8080`; a host already in brackets is kept as it is).
+ * Every address the transport reports is spelled this way, so one read off a socket compares equal to
+ * `TransportConfig.address`.
+ *
+ * @example
+ * ```ts
+ * import { TransportConfig } from "@rocketmq-effect/transport"
+ *
+ * assert.strictEqual(TransportConfig.formatAddress("broker", 9876), "broker:9876")
+ * assert.strictEqual(TransportConfig.formatAddress("::1", 9876), "[::1]:9876")
+ * ```
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const formatAddress = (host: string, port: number): string =>
+  `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`
 
-const checked = <S extends Schema.Schema.Any>(schema: S, check: (a: Schema.Schema.Type<S>) => boolean, rule: string) =>
-  schema.pipe(Schema.filter((a: Schema.Schema.Type<S>) => check(a), { message: () => rule }))
+// --- Reading a value as each source writes it ----------------------------------------------------------
 
-const PositiveDuration = checked(Schema.DurationFromSelf, isPositiveDuration, rules.positiveDuration)
-const Size = checked(Schema.Number, isSize, rules.size)
+const NANOS_PER_MILLI = 1_000_000n
+const MAX_SAFE_MILLIS = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** Whole milliseconds when the length allows it, so values read back compare like `Duration.seconds(n)`. */
+const fromNanos = (nanos: bigint): Duration.Duration =>
+  nanos % NANOS_PER_MILLI === 0n && nanos / NANOS_PER_MILLI <= MAX_SAFE_MILLIS
+    ? Duration.millis(Number(nanos / NANOS_PER_MILLI))
+    : Duration.nanos(nanos)
+
+/**
+ * Seconds to a duration, rounded to the nearest nanosecond. `String(seconds)` is the shortest decimal that
+ * reads back as the same double, so `0.001` is taken as the one millisecond the user wrote, not as its
+ * binary approximation (`0.001 * 1e9` is `1000000.0000000001`).
+ */
+const fromSeconds = (seconds: number): Option.Option<Duration.Duration> => {
+  if (Number.isNaN(seconds) || seconds < 0) return Option.none()
+  if (seconds === Infinity) return Option.some(Duration.infinity)
+  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(seconds))
+  if (match === null) return Option.none()
+  const [, whole, fraction = "", exponent = "0"] = match
+  const digits = BigInt(whole + fraction)
+  const scale = Number(exponent) - fraction.length + 9
+  if (scale >= 0) return Option.some(fromNanos(digits * 10n ** BigInt(scale)))
+  const divisor = 10n ** BigInt(-scale)
+  const rounded = digits / divisor + (2n * (digits % divisor) >= divisor ? 1n : 0n)
+  return Option.some(fromNanos(rounded))
+}
+
+/** `Duration.decode` maps negative inputs to zero; a negative setting is a mistake, so refuse it here. */
+const fromDurationInput = (u: unknown): Option.Option<Duration.Duration> => {
+  if (typeof u === "number") return Number.isNaN(u) || u < 0 ? Option.none() : Option.some(Duration.millis(u))
+  if (typeof u === "bigint") return u < 0n ? Option.none() : Option.some(Duration.nanos(u))
+  if (typeof u === "string" && u.trim().startsWith("-")) return Option.none()
+  if (Array.isArray(u) && !u.every((n) => typeof n === "number" && n >= 0)) return Option.none()
+  return Duration.decodeUnknown(u)
+}
+
+const parseInteger = (s: string): Option.Option<number> =>
+  /^[+-]?\d+$/.test(s.trim()) ? Option.some(Number(s.trim())) : Option.none()
+
+const parseNumber = (s: string): Option.Option<number> =>
+  /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s.trim()) ? Option.some(Number(s.trim())) : Option.none()
+
+// The spellings `Config.boolean` accepts.
+const TRUE = ["true", "yes", "on", "1"]
+const FALSE = ["false", "no", "off", "0"]
+
+const parseBoolean = (s: string): Option.Option<boolean> => {
+  const word = s.trim().toLowerCase()
+  return TRUE.includes(word) ? Option.some(true) : FALSE.includes(word) ? Option.some(false) : Option.none()
+}
+
+/**
+ * A decoding that fails where `parse` reads nothing. The readers above are not Schema's built-in ones
+ * (`Schema.NumberFromString` takes `"0x10"`, `Schema.DurationFromMillis` no text, `Schema.BooleanFromString`
+ * only `true`/`false`), so they stay plain functions wrapped here.
+ */
+const parsed = <I, A>(
+  from: Schema.Schema<I>,
+  to: Schema.Schema<A>,
+  parse: (i: I) => Option.Option<A>,
+  encode: (a: A) => I
+): Schema.Schema<A, I> =>
+  Schema.transformOrFail(from, to, {
+    strict: true,
+    decode: (i, _, ast) =>
+      Option.match(parse(i), {
+        onNone: () => ParseResult.fail(new ParseResult.Type(ast, i)),
+        onSome: ParseResult.succeed
+      }),
+    encode: (a) => ParseResult.succeed(encode(a))
+  })
+
+/** A value's type as each source writes it: a field of `make`, a value of the dictionary form, a variable. */
+interface Kind<A> {
+  readonly input: Schema.Schema<A, any>
+  readonly dict: Schema.Schema<A, any>
+  readonly env: Schema.Schema<A, any>
+}
+
+type Source = keyof Kind<unknown>
+
+const text: Kind<string> = { input: Schema.String, dict: Schema.String, env: Schema.String }
+
+const integer: Kind<number> = {
+  input: Schema.Number,
+  dict: Schema.Number,
+  env: parsed(Schema.String, Schema.Number, parseInteger, String)
+}
+
+const boolean: Kind<boolean> = {
+  input: Schema.Boolean,
+  dict: Schema.Boolean,
+  env: parsed(Schema.String, Schema.Boolean, parseBoolean, String)
+}
+
+/** Any `Duration.DurationInput` (`"5 seconds"`, `Duration.seconds(5)`, a number of milliseconds). */
+const DurationFromInput = parsed(Schema.Unknown, Schema.DurationFromSelf, fromDurationInput, identity)
+
+const DurationFromSeconds = parsed(Schema.Number, Schema.DurationFromSelf, fromSeconds, Duration.toSeconds)
+
+/** A plain number is seconds, as in the seed (`3`, `2.5`); anything else an Effect duration (`"500 millis"`). */
+const DurationFromEnv = parsed(
+  Schema.String,
+  Schema.DurationFromSelf,
+  (s) => Option.match(parseNumber(s), { onNone: () => fromDurationInput(s.trim()), onSome: fromSeconds }),
+  (d) => String(Duration.toSeconds(d))
+)
+
+const duration: Kind<Duration.Duration> = { input: DurationFromInput, dict: DurationFromSeconds, env: DurationFromEnv }
+
+/** `None` (idle detection off) is `null`, `undefined` or `Option.none()` for `make`, `null` in the dictionary. */
+const optionalDuration: Kind<Option.Option<Duration.Duration>> = {
+  input: Schema.Union(Schema.OptionFromSelf(DurationFromInput), Schema.OptionFromNullishOr(DurationFromInput, null)),
+  dict: Schema.OptionFromNullOr(DurationFromSeconds),
+  env: Schema.OptionFromUndefinedOr(DurationFromEnv)
+}
+
+// --- The fields ----------------------------------------------------------------------------------------
+
+// With `override`, a failure anywhere inside (the source's type, a parse, any of the filters) reads as the rule.
+const reportedAs = (rule: string) => ({ message: () => ({ message: rule, override: true }) })
+
+/** A rule: the kind of value, the schema a valid one satisfies, and the rule in words (`ConfigurationError.rule`). */
+interface Rule<A> {
+  readonly kind: Kind<A>
+  readonly schema: Schema.Schema<A>
+  readonly rule: string
+}
+
+const rule = <A>(rule: string, kind: Kind<A>, schema: Schema.Schema<A>): Rule<A> => ({
+  kind,
+  rule,
+  schema: schema.annotations(reportedAs(rule))
+})
+
+// `Schema.Int` stops at 2^53; the unbounded counts take any integer (`Number.MAX_VALUE` retries is forever too).
+const Integer = Schema.Number.pipe(Schema.filter(Number.isInteger))
+const FiniteDuration = Schema.DurationFromSelf.pipe(Schema.filter(Duration.isFinite))
+const PositiveFiniteDuration = FiniteDuration.pipe(Schema.greaterThanDuration(0))
+
+const Host = rule("must be a non-empty string", text, Schema.NonEmptyString)
+const Port = rule("must be an integer from 0 to 65535", integer, Schema.Int.pipe(Schema.between(0, 65535)))
+const PositiveDuration = rule("must be a positive, finite duration", duration, PositiveFiniteDuration)
+const RetryInterval = rule("must be a finite duration of zero or more", duration, FiniteDuration)
+const MaxRetries = rule(
+  "must be an integer of -1 (retry forever) or more",
+  integer,
+  Integer.pipe(Schema.greaterThanOrEqualTo(-1))
+)
+const Size = rule("must be a positive integer", integer, Integer.pipe(Schema.positive()))
+const MaxMessageSize = rule(
+  "must be an integer from 1 to 4294967295",
+  integer,
+  Schema.Int.pipe(Schema.between(1, MAX_MESSAGE_SIZE_LIMIT))
+)
+const Flag = rule("must be a boolean", boolean, Schema.Boolean)
+const IdleTimeout = rule(
+  "must be a positive, finite duration, or none to turn it off",
+  optionalDuration,
+  Schema.OptionFromSelf(PositiveFiniteDuration)
+)
+
+const UNKNOWN_KEY = "is not a configuration key"
+
+interface Field<A> extends Rule<A> {
+  /** The key in the dictionary form; in upper case, after the prefix, the environment variable's name. */
+  readonly key: keyof TransportConfigDict
+  readonly default: A
+}
+
+const field = <A>(key: keyof TransportConfigDict, defaultValue: NoInfer<A>, rule: Rule<A>): Field<A> => ({
+  ...rule,
+  key,
+  default: defaultValue
+})
+
+// Declaration order is the order in which broken rules are reported.
+const table = {
+  /** The broker's host name or IP address. */
+  host: field("host", "localhost", Host),
+  /** The broker's TCP port. */
+  port: field("port", 8080, Port),
+  /** How long one operation (send, receive) may take. */
+  timeout: field("timeout", Duration.seconds(30), PositiveDuration),
+  /** How long one connection attempt may take. */
+  connectTimeout: field("connect_timeout", Duration.seconds(10), PositiveDuration),
+  /** The pause between reconnection attempts; zero retries at once. */
+  retryInterval: field("retry_interval", Duration.seconds(5), RetryInterval),
+  /** Reconnection attempts: `-1` retries forever, `0` never retries. */
+  maxRetries: field("max_retries", -1, MaxRetries),
+  /** The read buffer size in bytes. */
+  bufferSize: field("buffer_size", 8192, Size),
+  /** The socket's send buffer size in bytes (`SO_SNDBUF`). */
+  sendBufferSize: field("send_buffer_size", 8192, Size),
+  /** The socket's receive buffer size in bytes (`SO_RCVBUF`). */
+  receiveBufferSize: field("receive_buffer_size", 8192, Size),
+  /** Whether TCP keep-alive is on. */
+  keepAlive: field("keep_alive", true, Flag),
+  /** The idle time before the first keep-alive probe. */
+  keepAliveInterval: field("keep_alive_interval", Duration.seconds(30), PositiveDuration),
+  /** How long to wait for a keep-alive probe's answer. */
+  keepAliveTimeout: field("keep_alive_timeout", Duration.seconds(10), PositiveDuration),
+  /** Whether Nagle's algorithm is off (`TCP_NODELAY`). */
+  enableNodelay: field("enable_nodelay", true, Flag),
+  /** Whether `SO_REUSEADDR` is set. */
+  enableReuseAddress: field("enable_reuse_address", true, Flag),
+  /** The largest frame payload, in bytes, sent or accepted. */
+  maxMessageSize: field("max_message_size", 1024 * 1024, MaxMessageSize),
+  /** Close the connection when no bytes arrive for this long; `None` turns idle detection off. */
+  idleTimeout: field("idle_timeout", Option.none(), IdleTimeout)
+}
+
+type Table = typeof table
+type FieldName = keyof Table
+
+const fieldNames = Object.keys(table) as ReadonlyArray<FieldName>
+
+const mapTable = <B>(f: (field: Field<any>, key: FieldName) => B): { readonly [K in FieldName]: B } =>
+  Object.fromEntries(fieldNames.map((key) => [key, f(table[key], key)])) as { readonly [K in FieldName]: B }
+
+const schemas = mapTable((field) => field.schema) as { readonly [K in FieldName]: Table[K]["schema"] }
+
+// --- The class -----------------------------------------------------------------------------------------
 
 const sameValue = (a: unknown, b: unknown): boolean => {
   if (Duration.isDuration(a) && Duration.isDuration(b)) return Duration.equals(a, b)
@@ -88,50 +305,14 @@ const hashValue = (u: unknown): number => {
  * @since 0.1.0
  * @category models
  */
-export class TransportConfig extends Schema.Class<TransportConfig>("TransportConfig")({
-  /** The broker's host name or IP address. */
-  host: checked(Schema.String, isHost, rules.host),
-  /** The broker's TCP port. */
-  port: checked(Schema.Number, isPort, rules.port),
-  /** How long one operation (send, receive) may take. */
-  timeout: PositiveDuration,
-  /** How long one connection attempt may take. */
-  connectTimeout: PositiveDuration,
-  /** The pause between reconnection attempts; zero retries at once. */
-  retryInterval: checked(Schema.DurationFromSelf, isFiniteDuration, rules.retryInterval),
-  /** Reconnection attempts: `-1` retries forever, `0` never retries. */
-  maxRetries: checked(Schema.Number, isMaxRetries, rules.maxRetries),
-  /** The read buffer size in bytes. */
-  bufferSize: Size,
-  /** The socket's send buffer size in bytes (`SO_SNDBUF`). */
-  sendBufferSize: Size,
-  /** The socket's receive buffer size in bytes (`SO_RCVBUF`). */
-  receiveBufferSize: Size,
-  /** Whether TCP keep-alive is on. */
-  keepAlive: Schema.Boolean,
-  /** The idle time before the first keep-alive probe. */
-  keepAliveInterval: PositiveDuration,
-  /** How long to wait for a keep-alive probe's answer. */
-  keepAliveTimeout: PositiveDuration,
-  /** Whether Nagle's algorithm is off (`TCP_NODELAY`). */
-  enableNodelay: Schema.Boolean,
-  /** Whether `SO_REUSEADDR` is set. */
-  enableReuseAddress: Schema.Boolean,
-  /** The largest frame payload, in bytes, sent or accepted. */
-  maxMessageSize: checked(Schema.Number, isMaxMessageSize, rules.maxMessageSize),
-  /** Close the connection when no bytes arrive for this long; `None` turns idle detection off. */
-  idleTimeout: Schema.OptionFromSelf(
-    checked(Schema.DurationFromSelf, isPositiveDuration, rules.idleTimeout)
-  )
-}) {
+export class TransportConfig extends Schema.Class<TransportConfig>("TransportConfig")(schemas) {
   /**
-   * `host:port`, with an IPv6 host in brackets (`[::1]:8080`).
+   * `host:port`, with an IPv6 host in brackets (`[::1]:8080`), as `formatAddress` spells it.
    *
    * @since 0.1.0
    */
   get address(): string {
-    const host = this.host.includes(":") && !this.host.startsWith("[") ? `[${this.host}]` : this.host
-    return `${host}:${this.port}`
+    return formatAddress(this.host, this.port)
   }
 
   /**
@@ -158,9 +339,6 @@ export class TransportConfig extends Schema.Class<TransportConfig>("TransportCon
 export const isTransportConfig = (u: unknown): u is TransportConfig => u instanceof TransportConfig
 
 type Fields = Schema.Struct.Type<typeof TransportConfig.fields>
-type FieldName = keyof Fields
-
-const fieldNames = Object.keys(TransportConfig.fields) as ReadonlyArray<FieldName>
 
 /**
  * What `make` and `copyWith` accept: the class's fields, with times as any `Duration.DurationInput`
@@ -215,229 +393,65 @@ export interface TransportConfigDict {
   readonly idle_timeout: number | null
 }
 
-const dictKeys: { readonly [K in FieldName]: keyof TransportConfigDict } = {
-  host: "host",
-  port: "port",
-  timeout: "timeout",
-  connectTimeout: "connect_timeout",
-  retryInterval: "retry_interval",
-  maxRetries: "max_retries",
-  bufferSize: "buffer_size",
-  sendBufferSize: "send_buffer_size",
-  receiveBufferSize: "receive_buffer_size",
-  keepAlive: "keep_alive",
-  keepAliveInterval: "keep_alive_interval",
-  keepAliveTimeout: "keep_alive_timeout",
-  enableNodelay: "enable_nodelay",
-  enableReuseAddress: "enable_reuse_address",
-  maxMessageSize: "max_message_size",
-  idleTimeout: "idle_timeout"
-}
-
-const dictKeyNames: ReadonlyArray<string> = Object.values(dictKeys)
-
-// --- Reading values from the three sources -------------------------------------------------------------
-
-const NANOS_PER_MILLI = 1_000_000n
-const MAX_SAFE_MILLIS = BigInt(Number.MAX_SAFE_INTEGER)
-
-/** Whole milliseconds when the length allows it, so values read back compare like `Duration.seconds(n)`. */
-const fromNanos = (nanos: bigint): Duration.Duration =>
-  nanos % NANOS_PER_MILLI === 0n && nanos / NANOS_PER_MILLI <= MAX_SAFE_MILLIS
-    ? Duration.millis(Number(nanos / NANOS_PER_MILLI))
-    : Duration.nanos(nanos)
+// --- Decoding what a source gives ----------------------------------------------------------------------
 
 /**
- * Seconds to a duration, rounded to the nearest nanosecond. `String(seconds)` is the shortest decimal that
- * reads back as the same double, so `0.001` is taken as the one millisecond the user wrote, not as its
- * binary approximation (`0.001 * 1e9` is `1000000.0000000001`).
+ * The fields as `source` writes them, each under the name the user writes (`nameOf`) and optional, since a
+ * field not given keeps its value.
  */
-const fromSeconds = (seconds: number): Option.Option<Duration.Duration> => {
-  if (Number.isNaN(seconds) || seconds < 0) return Option.none()
-  if (seconds === Infinity) return Option.some(Duration.infinity)
-  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(seconds))
-  if (match === null) return Option.none()
-  const [, whole, fraction = "", exponent = "0"] = match
-  const digits = BigInt(whole + fraction)
-  const scale = Number(exponent) - fraction.length + 9
-  if (scale >= 0) return Option.some(fromNanos(digits * 10n ** BigInt(scale)))
-  const divisor = 10n ** BigInt(-scale)
-  const rounded = digits / divisor + (2n * (digits % divisor) >= divisor ? 1n : 0n)
-  return Option.some(fromNanos(rounded))
-}
+const sourceSchema = (source: Source, nameOf: (key: FieldName) => string) =>
+  Schema.Struct(mapTable((field, key) => {
+    const value = Schema.optionalWith(
+      Schema.compose(field.kind[source], field.schema).annotations(reportedAs(field.rule)),
+      { exact: true }
+    )
+    const name = nameOf(key)
+    return name === key ? value : value.pipe(Schema.fromKey(name))
+  }))
 
-const toSeconds = (duration: Duration.Duration): number => Duration.toSeconds(duration)
+const inputSchema = sourceSchema("input", identity)
+const dictSchema = sourceSchema("dict", (key) => table[key].key)
 
-/** `Duration.decode` maps negative inputs to zero; a negative setting is a mistake, so refuse it here. */
-const fromDurationInput = (u: unknown): Option.Option<Duration.Duration> => {
-  if (typeof u === "number") return Number.isNaN(u) || u < 0 ? Option.none() : Option.some(Duration.millis(u))
-  if (typeof u === "bigint") return u < 0n ? Option.none() : Option.some(Duration.nanos(u))
-  if (typeof u === "string" && u.trim().startsWith("-")) return Option.none()
-  if (Array.isArray(u) && !u.every((n) => typeof n === "number" && n >= 0)) return Option.none()
-  return Duration.decodeUnknown(u)
-}
+const dictKeys: ReadonlyArray<string> = fieldNames.map((key) => table[key].key)
 
-const parseInteger = (s: string): Option.Option<number> =>
-  /^[+-]?\d+$/.test(s.trim()) ? Option.some(Number(s.trim())) : Option.none()
-
-const parseNumber = (s: string): Option.Option<number> =>
-  /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s.trim()) ? Option.some(Number(s.trim())) : Option.none()
-
-const parseBoolean = (s: string): Option.Option<boolean> => {
-  // The spellings `Config.boolean` accepts.
-  switch (s.trim().toLowerCase()) {
-    case "true":
-    case "yes":
-    case "on":
-    case "1":
-      return Option.some(true)
-    case "false":
-    case "no":
-    case "off":
-    case "0":
-      return Option.some(false)
-    default:
-      return Option.none()
-  }
-}
-
-type Source = "input" | "dict" | "env"
-
-interface Kind<A> {
-  readonly input: (u: unknown) => Option.Option<A>
-  readonly dict: (u: unknown) => Option.Option<A>
-  readonly env: (u: unknown) => Option.Option<A>
-}
-
-const fromString = <A>(parse: (s: string) => Option.Option<A>) => (u: unknown): Option.Option<A> =>
-  Predicate.isString(u) ? parse(u) : Option.none()
-
-const textKind: Kind<string> = {
-  input: Option.liftPredicate(Predicate.isString),
-  dict: Option.liftPredicate(Predicate.isString),
-  env: Option.liftPredicate(Predicate.isString)
-}
-
-const numberKind: Kind<number> = {
-  input: Option.liftPredicate(Predicate.isNumber),
-  dict: Option.liftPredicate(Predicate.isNumber),
-  env: fromString(parseInteger)
-}
-
-const booleanKind: Kind<boolean> = {
-  input: Option.liftPredicate(Predicate.isBoolean),
-  dict: Option.liftPredicate(Predicate.isBoolean),
-  env: fromString(parseBoolean)
-}
-
-const secondsFromUnknown = (u: unknown): Option.Option<Duration.Duration> =>
-  Predicate.isNumber(u) ? fromSeconds(u) : Option.none()
-
-/** A plain number is seconds, as in the seed (`3`, `2.5`); anything else an Effect duration (`"500 millis"`). */
-const parseEnvDuration = (s: string): Option.Option<Duration.Duration> =>
-  Option.match(parseNumber(s), { onNone: () => fromDurationInput(s.trim()), onSome: fromSeconds })
-
-const durationKind: Kind<Duration.Duration> = {
-  input: fromDurationInput,
-  dict: secondsFromUnknown,
-  env: fromString(parseEnvDuration)
-}
-
-const optionalDurationKind: Kind<Option.Option<Duration.Duration>> = {
-  input: (u) => {
-    if (Predicate.isNullable(u)) return Option.some(Option.none())
-    if (Option.isOption(u)) {
-      return Option.match(u, { onNone: () => Option.some(Option.none()), onSome: (d) => optionalDuration(d) })
-    }
-    return optionalDuration(u)
-  },
-  dict: (u) => (u === null ? Option.some(Option.none()) : Option.map(secondsFromUnknown(u), Option.some)),
-  env: (u) => Option.map(durationKind.env(u), Option.some)
-}
-
-function optionalDuration(u: unknown): Option.Option<Option.Option<Duration.Duration>> {
-  return Option.map(fromDurationInput(u), Option.some)
-}
-
-interface Spec<A> {
-  readonly kind: Kind<A>
-  readonly rule: string
-  readonly check: (a: A) => boolean
-}
-
-const positiveDurationSpec: Spec<Duration.Duration> = {
-  kind: durationKind,
-  rule: rules.positiveDuration,
-  check: isPositiveDuration
-}
-const sizeSpec: Spec<number> = { kind: numberKind, rule: rules.size, check: isSize }
-const booleanSpec: Spec<boolean> = { kind: booleanKind, rule: rules.boolean, check: () => true }
-
-const specs: { readonly [K in FieldName]: Spec<Fields[K]> } = {
-  host: { kind: textKind, rule: rules.host, check: isHost },
-  port: { kind: numberKind, rule: rules.port, check: isPort },
-  timeout: positiveDurationSpec,
-  connectTimeout: positiveDurationSpec,
-  retryInterval: { kind: durationKind, rule: rules.retryInterval, check: isFiniteDuration },
-  maxRetries: { kind: numberKind, rule: rules.maxRetries, check: isMaxRetries },
-  bufferSize: sizeSpec,
-  sendBufferSize: sizeSpec,
-  receiveBufferSize: sizeSpec,
-  keepAlive: booleanSpec,
-  keepAliveInterval: positiveDurationSpec,
-  keepAliveTimeout: positiveDurationSpec,
-  enableNodelay: booleanSpec,
-  enableReuseAddress: booleanSpec,
-  maxMessageSize: { kind: numberKind, rule: rules.maxMessageSize, check: isMaxMessageSize },
-  idleTimeout: {
-    kind: optionalDurationKind,
-    rule: rules.idleTimeout,
-    check: Option.match({ onNone: () => true, onSome: isPositiveDuration })
-  }
-}
+// Every unknown name and every broken rule, not just the first.
+const decodeOptions: ParseOptions = { errors: "all", onExcessProperty: "error" }
 
 type Issues = Arr.NonEmptyReadonlyArray<ConfigurationIssue>
 
 /** One error for all the issues: `field`, `rule` and `value` are the first's, `issues` has them all. */
 const configurationError = (issues: Issues): ConfigurationError => new ConfigurationError({ ...issues[0], issues })
 
-const unknownKeys = (record: Record<string, unknown>, known: ReadonlyArray<string>): Array<ConfigurationIssue> =>
-  Object.keys(record).flatMap((key) =>
-    known.includes(key) ? [] : [{ field: key, rule: rules.unknownKey, value: record[key] }]
-  )
+/**
+ * Decodes `given` (the values as given, under the names the user wrote) with `schema` over `base`. The issues
+ * come in Schema's order: unknown names first, then the fields in declaration order.
+ */
+const decodeOver = (
+  schema: Schema.Schema<Partial<Fields>, any>,
+  given: Record<string, unknown>,
+  base: Fields
+): Either.Either<TransportConfig, Issues> =>
+  Either.mapBoth(Schema.decodeUnknownEither(schema)(given, decodeOptions), {
+    onLeft: (error) =>
+      // A parse error has at least one issue.
+      ParseResult.ArrayFormatter.formatErrorSync(error).map(({ _tag, message, path: [name] }) => ({
+        field: String(name),
+        rule: _tag === "Unexpected" ? UNKNOWN_KEY : message,
+        value: given[String(name)]
+      })) as unknown as Issues,
+    onRight: (fields) => new TransportConfig({ ...base, ...fields })
+  })
 
 /**
- * Reads every field in declaration order and reports every bad one, after the `issues` already found
- * (unknown keys). `raw` returns `undefined` for a field that was not given, which then keeps its value from
- * `base`.
+ * A plain copy of what the user gave, with a field given as `undefined` left out (it keeps its value),
+ * except `idleTimeout`, where `undefined` turns idle detection off. Unknown keys stay, whatever their value.
  */
-const build = (
-  source: Source,
-  raw: (key: FieldName) => unknown,
-  nameOf: (key: FieldName) => string,
-  base: Fields,
-  issues: ReadonlyArray<ConfigurationIssue> = []
-): Either.Either<TransportConfig, Issues> => {
-  const fields: Record<string, unknown> = {}
-  const found = [...issues]
-  for (const key of fieldNames) {
-    const value = raw(key)
-    if (value === undefined) {
-      fields[key] = base[key]
-      continue
-    }
-    const spec = specs[key] as Spec<unknown>
-    const decoded = spec.kind[source](value)
-    if (Option.isNone(decoded) || !spec.check(decoded.value)) {
-      found.push({ field: nameOf(key), rule: spec.rule, value })
-      continue
-    }
-    fields[key] = decoded.value
-  }
-  return Arr.isNonEmptyReadonlyArray(found) ? Either.left(found) : Either.right(new TransportConfig(fields as Fields))
-}
-
-const identity = (key: FieldName): string => key
+const given = (record: object, known: ReadonlyArray<string>): Record<string, unknown> =>
+  Object.fromEntries(
+    Object.entries(record).filter(([key, value]) =>
+      value !== undefined || key === "idleTimeout" || !known.includes(key)
+    )
+  )
 
 // --- Defaults and presets ------------------------------------------------------------------------------
 
@@ -447,24 +461,7 @@ const identity = (key: FieldName): string => key
  * @since 0.1.0
  * @category defaults
  */
-export const defaults: Fields = {
-  host: "localhost",
-  port: 8080,
-  timeout: Duration.seconds(30),
-  connectTimeout: Duration.seconds(10),
-  retryInterval: Duration.seconds(5),
-  maxRetries: -1,
-  bufferSize: 8192,
-  sendBufferSize: 8192,
-  receiveBufferSize: 8192,
-  keepAlive: true,
-  keepAliveInterval: Duration.seconds(30),
-  keepAliveTimeout: Duration.seconds(10),
-  enableNodelay: true,
-  enableReuseAddress: true,
-  maxMessageSize: 1024 * 1024,
-  idleTimeout: Option.none()
-}
+export const defaults: Fields = mapTable((field) => field.default) as Fields
 
 /**
  * Every field at its default (the seed's `TransportConfig()`).
@@ -521,22 +518,11 @@ export const DEBUG: TransportConfig = new TransportConfig({
 
 const fromInput = (
   input: Partial<TransportConfigInput>,
-  base: Fields,
-  idleTimeoutOff: boolean
+  base: Fields
 ): Effect.Effect<TransportConfig, ConfigurationError> =>
-  Effect.suspend(() => {
-    const record: Record<string, unknown> = input ?? {}
-    return Either.mapLeft(
-      build(
-        "input",
-        (key) => key === "idleTimeout" && idleTimeoutOff ? Option.none() : record[key],
-        identity,
-        base,
-        unknownKeys(record, fieldNames)
-      ),
-      configurationError
-    )
-  })
+  Effect.suspend(() =>
+    Either.mapLeft(decodeOver(inputSchema, given(input ?? {}, fieldNames), base), configurationError)
+  )
 
 /**
  * Validates the given fields and fills in the rest from `defaults`. Fails with one `ConfigurationError`
@@ -559,7 +545,7 @@ const fromInput = (
  * @category constructors
  */
 export const make = (input: Partial<TransportConfigInput> = {}): Effect.Effect<TransportConfig, ConfigurationError> =>
-  fromInput(input, defaults, false)
+  fromInput(input, defaults)
 
 /**
  * A copy of `self` with `changes` applied, validated like `make`; `self` is unchanged. A field given as
@@ -577,36 +563,18 @@ export const copyWith: {
 } = dual(
   2,
   (self: TransportConfig, changes: Partial<TransportConfigInput>): Effect.Effect<TransportConfig, ConfigurationError> =>
-    fromInput(changes, self, changes !== null && "idleTimeout" in changes && changes.idleTimeout === undefined)
+    fromInput(changes, self)
 )
 
 // --- The dictionary form -------------------------------------------------------------------------------
 
-const dictOf = (fields: Fields): TransportConfigDict => ({
-  host: fields.host,
-  port: fields.port,
-  timeout: toSeconds(fields.timeout),
-  connect_timeout: toSeconds(fields.connectTimeout),
-  retry_interval: toSeconds(fields.retryInterval),
-  max_retries: fields.maxRetries,
-  buffer_size: fields.bufferSize,
-  send_buffer_size: fields.sendBufferSize,
-  receive_buffer_size: fields.receiveBufferSize,
-  keep_alive: fields.keepAlive,
-  keep_alive_interval: toSeconds(fields.keepAliveInterval),
-  keep_alive_timeout: toSeconds(fields.keepAliveTimeout),
-  enable_nodelay: fields.enableNodelay,
-  enable_reuse_address: fields.enableReuseAddress,
-  max_message_size: fields.maxMessageSize,
-  idle_timeout: Option.match(fields.idleTimeout, { onNone: () => null, onSome: toSeconds })
-})
+// Valid fields always encode.
+const dictOf = (fields: Fields): TransportConfigDict => Schema.encodeSync(dictSchema)(fields) as TransportConfigDict
 
-const decodeDict = (u: unknown): Either.Either<TransportConfig, Issues> => {
-  if (!Predicate.isRecord(u)) {
-    return Either.left([{ field: "dict", rule: "must be an object of configuration keys", value: u }])
-  }
-  return build("dict", (key) => u[dictKeys[key]], (key) => dictKeys[key], defaults, unknownKeys(u, dictKeyNames))
-}
+const decodeDict = (u: unknown): Either.Either<TransportConfig, Issues> =>
+  Predicate.isRecord(u)
+    ? decodeOver(dictSchema, given(u, dictKeys), defaults)
+    : Either.left([{ field: "dict", rule: "must be an object of configuration keys", value: u }])
 
 /**
  * The seed's `to_dict()`: snake_case keys, times as numbers of seconds, `idle_timeout` `null` when off.
@@ -693,22 +661,23 @@ export interface EnvOptions {
 }
 
 const variableName = (prefix: string, key: FieldName): string => {
-  const name = dictKeys[key].toUpperCase()
+  const name = table[key].key.toUpperCase()
   return prefix === "" ? name : `${prefix}_${name}`
 }
 
 // Each variable is one flat name (`TRANSPORT_PORT`) rather than a nested path, so it reads the same under
 // any provider's path delimiter and error messages show the name the user must fix.
 const rawEnv = (prefix: string): Config.Config<Record<string, Option.Option<string>>> =>
-  Config.all(
-    Object.fromEntries(fieldNames.map((key) => [key, Config.option(Config.string(variableName(prefix, key)))]))
-  )
+  Config.all(Object.fromEntries(fieldNames.map((key) => {
+    const name = variableName(prefix, key)
+    return [name, Config.option(Config.string(name))]
+  })))
 
 const decodeEnv = (
   prefix: string,
   raw: Record<string, Option.Option<string>>
 ): Either.Either<TransportConfig, Issues> =>
-  build("env", (key) => Option.getOrUndefined(raw[key]!), (key) => variableName(prefix, key), defaults)
+  decodeOver(sourceSchema("env", (key) => variableName(prefix, key)), getSomes(raw), defaults)
 
 const leaves = (error: ConfigError.ConfigError): Issues => {
   switch (error._op) {

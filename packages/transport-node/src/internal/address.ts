@@ -1,8 +1,9 @@
+import { formatAddress } from "@rocketmq-effect/transport/TransportConfig"
+
 /**
- * `host:port` as the core's errors and `TransportConfig.address` spell it, so an address read off a socket
- * compares equal to one written in a config.
+ * A socket's peer as `TransportConfig.formatAddress` spells it, so an address read off a socket compares equal
+ * to one written in a config. Node reports neither part once the socket is closed: the address is then
+ * `"unknown"`.
  */
-export const formatAddress = (host: string | undefined, port: number | undefined): string => {
-  const h = host === undefined ? "unknown" : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host
-  return port === undefined ? h : `${h}:${port}`
-}
+export const peerAddress = (host: string | undefined, port: number | undefined): string =>
+  port === undefined ? host ?? "unknown" : formatAddress(host ?? "unknown", port)

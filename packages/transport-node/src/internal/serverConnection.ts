@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
 import type { ServerConnection } from "../TransportServer.js"
-import { formatAddress } from "./address.js"
+import { peerAddress } from "./address.js"
 
 /** @internal */
 export interface ConnectionOptions {
@@ -30,7 +30,7 @@ type InboundError = FrameError | ConnectionError
  * @internal
  */
 export const attach = (socket: Net.Socket, options: ConnectionOptions): ServerConnection => {
-  const remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort)
+  const remoteAddress = peerAddress(socket.remoteAddress, socket.remotePort)
   const framing: Framing.FramingOptions = { maxMessageSize: options.maxMessageSize }
   const budget = Math.max(1, options.inboundBufferBytes)
   const resumeBelow = budget / 2
