@@ -14,7 +14,7 @@ import { ConnectionError, TimeoutError } from "../TransportError.js"
 import type { Inbound } from "./inbound.js"
 import { Source } from "./inbound.js"
 import type { Link, Live } from "./link.js"
-import type { Metrics } from "./meters.js"
+import type { Meters } from "./meters.js"
 import { Outbox } from "./outbox.js"
 import type { TransportState } from "./transportState.js"
 import { WRITE_BATCH_BYTES, writePlan } from "./writePlan.js"
@@ -38,7 +38,7 @@ export interface Host {
   readonly state: TransportState
   readonly link: Link
   readonly inbound: Inbound
-  readonly metrics: Metrics
+  readonly metrics: Meters
   readonly now: () => number
   readonly outboundBudget: number
   readonly checkLengthsOnArrival: boolean
@@ -86,11 +86,11 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
     yield* state.publish(ConnectionState.Event.ConnectSuccess({ address: connection.remoteAddress }))
     if (generation > 1) yield* Metric.increment(metrics.reconnects)
 
-    const { bytesIn, bytesOut, framesOut } = metrics
+    const { countBytesIn, countBytesOut, countFramesOut } = metrics
     const checkLengthsOnArrival = host.checkLengthsOnArrival
     const onChunk = (chunk: Uint8Array) => {
       source.lastActivity = now()
-      bytesIn.unsafeUpdate(chunk.length, [])
+      countBytesIn(chunk.length)
       const decoder = source.decoder
       decoder.push(chunk)
       const bad = checkLengthsOnArrival ? decoder.headError() : undefined
@@ -118,8 +118,8 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
           return drop(new ConnectionError({ reason: "Write", address, generation, cause: result.left }))
         }
         const done = outbox.completeBatch()
-        framesOut.unsafeUpdate(done.frames, [])
-        bytesOut.unsafeUpdate(done.bytes, [])
+        countFramesOut(done.frames)
+        countBytesOut(done.bytes)
       }
     }).pipe(Effect.ignore, Effect.forkScoped)
 

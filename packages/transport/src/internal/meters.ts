@@ -1,4 +1,5 @@
 import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 
 /**
  * The transport's metrics, as `Transport.TransportMetrics` defines them.
@@ -16,16 +17,36 @@ export interface Metrics {
 }
 
 /**
- * The metrics as one transport updates them: tagged with its address once, not on every update.
+ * The metrics as one transport updates them, tagged with its address once.
+ *
+ * The counters on the hot paths (bytes and frames, per chunk and per batch) are updated through `count*`:
+ * the base counter with one label array per transport, which the counter's hook cache finds by identity.
+ * A `Metric.tagged` counter would join its tags into a new array, and look its hook up again, on every
+ * update. The rare updates (attempts, reconnects, the state gauge) stay Effects, so they also carry the
+ * metric labels of the fiber that runs the transport.
  *
  * @internal
  */
-export const tagged = (metrics: Metrics, address: string): Metrics => ({
-  framesIn: Metric.tagged(metrics.framesIn, "address", address),
-  framesOut: Metric.tagged(metrics.framesOut, "address", address),
-  bytesIn: Metric.tagged(metrics.bytesIn, "address", address),
-  bytesOut: Metric.tagged(metrics.bytesOut, "address", address),
-  connectAttempts: Metric.tagged(metrics.connectAttempts, "address", address),
-  reconnects: Metric.tagged(metrics.reconnects, "address", address),
-  state: Metric.tagged(metrics.state, "address", address)
-})
+export interface Meters {
+  readonly countFramesIn: (frames: number) => void
+  readonly countFramesOut: (frames: number) => void
+  readonly countBytesIn: (bytes: number) => void
+  readonly countBytesOut: (bytes: number) => void
+  readonly connectAttempts: Metric.Metric.Counter<number>
+  readonly reconnects: Metric.Metric.Counter<number>
+  readonly state: Metric.Metric.Gauge<number>
+}
+
+/** @internal */
+export const tagged = (metrics: Metrics, address: string): Meters => {
+  const tags: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("address", address)]
+  return {
+    countFramesIn: (frames) => metrics.framesIn.unsafeUpdate(frames, tags),
+    countFramesOut: (frames) => metrics.framesOut.unsafeUpdate(frames, tags),
+    countBytesIn: (bytes) => metrics.bytesIn.unsafeUpdate(bytes, tags),
+    countBytesOut: (bytes) => metrics.bytesOut.unsafeUpdate(bytes, tags),
+    connectAttempts: Metric.taggedWithLabels(metrics.connectAttempts, tags),
+    reconnects: Metric.taggedWithLabels(metrics.reconnects, tags),
+    state: Metric.taggedWithLabels(metrics.state, tags)
+  }
+}

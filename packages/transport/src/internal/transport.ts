@@ -17,6 +17,7 @@ import { ConnectionClosedError, ConnectionError, FrameTooLargeError, TimeoutErro
 import * as Connection from "./connection.js"
 import type { TimeLimit } from "./deadlines.js"
 import { Deadlines } from "./deadlines.js"
+import type { Take } from "./inbound.js"
 import { Inbound, takeFrame, takeFrames } from "./inbound.js"
 import { Link } from "./link.js"
 import type { Metrics } from "./meters.js"
@@ -89,10 +90,20 @@ export const make = (
 
     // ---- receiving --------------------------------------------------------------------------------------
 
-    const framesIn = metrics.framesIn
+    // Frames are counted as they are taken for a receiver: counted once, with no Effect per frame.
+    const { countFramesIn } = metrics
+    const takeCountedFrame: Take<Uint8Array> = (decoder) => {
+      const frame = takeFrame(decoder)
+      if (frame instanceof Uint8Array) countFramesIn(1)
+      return frame
+    }
+    const takeCountedFrames: Take<Array<Uint8Array>> = (decoder) => {
+      const batch = takeFrames(decoder)
+      if (Array.isArray(batch)) countFramesIn(batch.length)
+      return batch
+    }
 
-    const recvPkg = (options?: OperationOptions) =>
-      inbound.receive(takeFrame, limitFor("receive", options)).pipe(Effect.tap(() => framesIn(Effect.succeed(1))))
+    const recvPkg = (options?: OperationOptions) => inbound.receive(takeCountedFrame, limitFor("receive", options))
 
     const recv = (size: number, options?: OperationOptions) => {
       if (!Number.isInteger(size) || size < 0 || size > maxFrameBytes) {
@@ -108,10 +119,9 @@ export const make = (
     })
 
     const pullFrames: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ConnectionError>> = inbound.receive(
-      takeFrames,
+      takeCountedFrames,
       undefined
     ).pipe(
-      Effect.tap((batch) => framesIn(Effect.succeed(batch.length))),
       Effect.map(Chunk.unsafeFromArray),
       Effect.catchAll((error) =>
         error._tag === "ConnectionClosedError"
