@@ -1,6 +1,7 @@
 /**
  * The end-to-end benchmark, as `pnpm bench` runs it: `rmq-transport bench` with this script's arguments
- * (`--runs N`, `--quick`, `--only <workload>`, `--profile <dir>`, `--verbose`). See `src/Bench.ts`.
+ * (`--runs N`, `--quick`, `--only <workload>`, `--client <client>`, `--server netty|transport-server|all`,
+ * `--profile <dir>`, `--verbose`). See `src/Bench.ts`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"

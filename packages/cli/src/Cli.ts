@@ -143,9 +143,16 @@ const benchFlags = {
   ),
   clients: Flag.repeated(
     Flag.choice("client", Bench.allClients.filter((c) => c !== "baseline"), {
-      description: "Run only these clients besides the baseline (repeatable); effect-untimed is a diagnostic. " +
-        `Default: ${Bench.defaultClients.filter((c) => c !== "baseline").join(", ")}`
+      description: "Run only these clients besides the plain node:net one (repeatable); effect-untimed is a " +
+        `diagnostic. Default: ${Bench.defaultClients.filter((c) => c !== "baseline").join(", ")}`
     })
+  ),
+  server: Flag.withDefault(
+    Flag.choice("server", [...Bench.servers, "all"], {
+      description: "The echo server to measure against: the Netty peer (needs javac and libnetty-java; skipped " +
+        "with a note without them), TransportServer.echo, or both"
+    }),
+    "all"
   ),
   profileDir: Flag.optional(
     Flag.directory("profile", {
@@ -161,8 +168,8 @@ const bench = Command.make(
   (options) => Bench.run(options)
 ).pipe(
   Command.withDescription(
-    "End-to-end benchmark: the transport's Effect and Promise APIs against a plain node:net client, through " +
-      "a framed echo server in a child process"
+    "End-to-end benchmark: the transport's Effect and Promise APIs against a plain node:net client, tcp-base " +
+      "and the seed's Python clients, through a Netty echo peer and TransportServer.echo in child processes"
   )
 )
 

@@ -165,7 +165,7 @@ const badInputs: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly 
     {
       args: ["bench", "--only", "nope"],
       flag: "--only",
-      line: "--only must be one of pipelined, ping-pong, large, connections; got 'nope'"
+      line: "--only must be one of pipelined, ping-pong, large, connections, idle; got 'nope'"
     },
     {
       args: ["nope"],

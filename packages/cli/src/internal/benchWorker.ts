@@ -1,19 +1,23 @@
 /**
- * One measurement of the end-to-end bench, in a process of its own: one workload through one client against
- * the echo server named in the input. `Bench.ts` starts it as
+ * One measurement of the end-to-end bench, in a process of its own: one workload through one Node client
+ * against the echo server named in the input. `Bench.ts` starts it as
  *
  *   node --expose-gc --import tsx/esm benchWorker.ts '<json input>'
  *
  * and reads one JSON line from its standard output. A process per measurement keeps one client's JIT state,
- * garbage and heap growth from being billed to the next (the memory workload needs that most).
+ * garbage and heap growth from being billed to the next (the memory workloads need that most). The seed's
+ * Python clients (`peers/seed_*_client.py`) take the same input and print the same line.
  *
- * The clients:
- * - `baseline`: `node:net` with a hand-written linear decoder, frames built with one copy like the
- *   transport's `send`, writes corked per batch of frames.
+ * The Node clients:
+ * - `baseline`: the plain client, `node:net` with a hand-written linear decoder, frames built with one copy
+ *   like the transport's `send`, and one corked write per refill of the window.
  * - `effect`: the transport's Effect API (`NodeTransport.layer`, `send`, `frames`, `recvPkg`).
  * - `promise`: the transport's Promise API (`NodeTransport.makeClient`).
  * - `effect-untimed`: the Effect API with `{ timeout: Duration.infinity }` on every call, which skips the
  *   per-operation timeout (a diagnostic: how much of the cost is the timeout).
+ * - `tcp-base`: the `tcp-base` package (the socket base of ali-ons), subclassed for the 4-byte length
+ *   framing, through its request/response `send`: it matches each echo to its request by the frame's index
+ *   in the payload's first four bytes.
  *
  * @internal
  */
@@ -29,14 +33,26 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { createRequire } from "node:module"
 import * as Net from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
 
-/** @internal */
-export type WorkloadName = "pipelined" | "ping-pong" | "large" | "connections"
+/**
+ * `connections`: transports connected at once, time and memory per idle transport; `idle`: many more idle
+ * transports in one process, memory per transport and in all.
+ *
+ * @internal
+ */
+export type WorkloadName = "pipelined" | "ping-pong" | "large" | "connections" | "idle"
 
 /** @internal */
-export type ClientName = "baseline" | "effect" | "promise" | "effect-untimed"
+export type NodeClientName = "baseline" | "effect" | "promise" | "effect-untimed" | "tcp-base"
+
+/** The seed's algorithms, in Python. @internal */
+export type SeedClientName = "seed-sync" | "seed-asyncio"
+
+/** @internal */
+export type ClientName = NodeClientName | SeedClientName
 
 /** @internal */
 export interface WorkerInput {
@@ -50,7 +66,10 @@ export interface WorkerInput {
   readonly size: number
   /** Frames outstanding at most. */
   readonly window: number
-  /** Frames or round trips run first, unmeasured, on the same connection. */
+  /**
+   * Frames run first, unmeasured, on the same connection. For ping-pong, the round trips before the warm
+   * figures; the cold figure is taken over the first `count` round trips, warm-up included.
+   */
   readonly warmup: number
 }
 
@@ -224,6 +243,130 @@ const baselineDriver = async (host: string, port: number): Promise<Driver> => {
   }
 }
 
+/** The part of tcp-base's `TCPBase` the driver uses; the package has no type declarations. */
+interface TcpBase {
+  read(size: number): Buffer | null
+  send(
+    packet: { readonly id: number; readonly data: Buffer; readonly timeout?: number },
+    callback: (error: Error | null | undefined, body: Buffer | undefined) => void
+  ): void
+  ready(): Promise<void>
+  close(): Promise<void>
+  on(event: "error", listener: (error: Error) => void): unknown
+}
+
+type TcpBaseClass = new(options: Record<string, unknown>) => TcpBase
+
+const requireHere = createRequire(import.meta.url)
+
+/**
+ * tcp-base framed as the transport is (`| length: uint32 BE | payload |`), through the three methods it asks
+ * a protocol for. A response is matched to its request by `id`: the frame's ring index, which every payload
+ * carries in its first four bytes (the ring is at least twice the window, so no index is outstanding twice).
+ */
+const framedTcpBase: () => TcpBaseClass = (() => {
+  let framed: TcpBaseClass | undefined
+  return () => {
+    if (framed === undefined) {
+      const TCPBase = requireHere("tcp-base") as TcpBaseClass
+      framed = class FramedTcpBase extends TCPBase {
+        getHeader(): Buffer | null {
+          return this.read(4)
+        }
+        getBodyLength(header: Buffer): number {
+          return header.readUInt32BE(0)
+        }
+        decode(body: Buffer | undefined): { readonly id: number; readonly data: Buffer } {
+          const data = body ?? Buffer.alloc(0)
+          return { id: data.length >= 4 ? data.readUInt32BE(0) : -1, data }
+        }
+      }
+    }
+    return framed
+  }
+})()
+
+/** Its per-request timeout; no heartbeat, as the other clients send none. */
+const TCP_BASE_TIMEOUT_MILLIS = 120_000
+
+const connectTcpBase = async (host: string, port: number, onError: (error: Error) => void): Promise<TcpBase> => {
+  const Framed = framedTcpBase()
+  const client = new Framed({
+    host,
+    port,
+    noDelay: true,
+    needHeartbeat: false,
+    connectTimeout: 60_000,
+    responseTimeout: TCP_BASE_TIMEOUT_MILLIS
+  })
+  client.on("error", onError)
+  await client.ready()
+  return client
+}
+
+/** tcp-base as ali-ons uses it: one `send` per request, each with its callback and its response timer. */
+const tcpBaseDriver = async (host: string, port: number): Promise<Driver> => {
+  let failed: ((error: unknown) => void) | undefined
+  const client = await connectTcpBase(host, port, (error) => failed?.(error))
+  const request = (id: number, payload: Buffer, callback: (error: unknown, body: Buffer | undefined) => void) =>
+    client.send({ id, data: frameOf(payload), timeout: TCP_BASE_TIMEOUT_MILLIS }, callback)
+
+  return {
+    stream: (ring, count, window) =>
+      new Promise((resolve, reject) => {
+        failed = reject
+        const size = ring[0]!.length
+        let sent = 0
+        let received = 0
+        let done = false
+        const started = performance.now()
+        const onEcho = (error: unknown, body: Buffer | undefined) => {
+          if (done) return
+          try {
+            if (error !== null && error !== undefined) throw error
+            check(body ?? Buffer.alloc(0), size, received % ring.length)
+          } catch (error) {
+            done = true
+            reject(error)
+            return
+          }
+          received++
+          if (received === count) {
+            done = true
+            resolve(performance.now() - started)
+          } else pump()
+        }
+        const pump = () => {
+          while (sent < count && sent - received < window) {
+            const index = sent % ring.length
+            sent++
+            request(index, ring[index]!, onEcho)
+          }
+        }
+        pump()
+      }),
+    pingPong: async (ring, count) => {
+      const samples = new Float64Array(count)
+      const size = ring[0]!.length
+      for (let i = 0; i < count; i++) {
+        const index = i % ring.length
+        const started = performance.now()
+        const echo = await new Promise<Buffer | undefined>((resolve, reject) => {
+          failed = reject
+          request(index, ring[index]!, (error, body) => (error ? reject(error) : resolve(body)))
+        })
+        samples[i] = performance.now() - started
+        check(echo ?? Buffer.alloc(0), size, index)
+      }
+      return samples
+    },
+    close: async () => {
+      failed = undefined
+      await client.close()
+    }
+  }
+}
+
 const configFor = (input: WorkerInput) =>
   TransportConfig.make({
     host: input.host,
@@ -364,6 +507,9 @@ const promiseDriver = async (input: WorkerInput): Promise<Driver> => {
   }
 }
 
+const seedClientError = (client: SeedClientName) =>
+  new Error(`${client} is a Python client (internal/peers), not one of this worker's`)
+
 const makeDriver = (input: WorkerInput): Promise<Driver> => {
   switch (input.client) {
     case "baseline":
@@ -373,6 +519,11 @@ const makeDriver = (input: WorkerInput): Promise<Driver> => {
       return effectDriver(input, input.client === "effect-untimed")
     case "promise":
       return promiseDriver(input)
+    case "tcp-base":
+      return tcpBaseDriver(input.host, input.port)
+    case "seed-sync":
+    case "seed-asyncio":
+      return Promise.reject(seedClientError(input.client))
   }
 }
 
@@ -382,10 +533,27 @@ interface Held {
   readonly close: () => Promise<void>
 }
 
+/** Connections under way at once: all of the `connections` workload, the `idle` one in a sliding window. */
+const CONNECT_CONCURRENCY = 1000
+
+/** `count` results of `make`, at most `concurrency` of them under way at once. */
+const pool = async <A>(count: number, concurrency: number, make: () => Promise<A>): Promise<Array<A>> => {
+  const results = new Array<A>(count)
+  let next = 0
+  const lane = async () => {
+    while (next < count) {
+      const i = next++
+      results[i] = await make()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
+  return results
+}
+
 const connectMany = async (input: WorkerInput, count: number): Promise<Held> => {
   switch (input.client) {
     case "baseline": {
-      const sockets = await Promise.all(Array.from({ length: count }, () => connectNet(input.host, input.port)))
+      const sockets = await pool(count, CONNECT_CONCURRENCY, () => connectNet(input.host, input.port))
       // What a real client keeps per connection: a decoder reading it.
       for (const socket of sockets) {
         const decoder = new LinearDecoder()
@@ -406,19 +574,26 @@ const connectMany = async (input: WorkerInput, count: number): Promise<Held> => 
         Array.from({ length: count }),
         () =>
           Effect.flatMap(Transport_.make(config), (transport: Transport.TransportService) => transport.awaitConnected),
-        { concurrency: "unbounded", discard: true }
+        { concurrency: CONNECT_CONCURRENCY, discard: true }
       ).pipe(Effect.provide(NodeConnector.layer), Scope.extend(scope), Effect.runPromise)
       return { close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
     }
     case "promise": {
       const config = configFor(input)
-      const clients = await Promise.all(Array.from({ length: count }, async () => {
+      const clients = await pool(count, CONNECT_CONCURRENCY, async () => {
         const client = await NodeTransport.makeClient(config)
         await client.awaitConnected()
         return client
-      }))
+      })
       return { close: async () => void await Promise.all(clients.map((client) => client.stop())) }
     }
+    case "tcp-base": {
+      const clients = await pool(count, CONNECT_CONCURRENCY, () => connectTcpBase(input.host, input.port, () => {}))
+      return { close: async () => void await Promise.all(clients.map((client) => client.close())) }
+    }
+    case "seed-sync":
+    case "seed-asyncio":
+      throw seedClientError(input.client)
   }
 }
 
@@ -431,7 +606,13 @@ const collect = async () => {
   }
 }
 
-const connections = async (input: WorkerInput): Promise<Record<string, number>> => {
+const MIB = 1024 * 1024
+
+/**
+ * `count` idle connections: the time to connect them all, what each adds to the resident set and to the heap
+ * (V8's heap and the memory outside it that Buffers hold), and the process's whole heap with them all open.
+ */
+const idleConnections = async (input: WorkerInput): Promise<Record<string, number>> => {
   // Warm the code paths first, so that compiling them is not counted as memory per connection.
   const warm = await connectMany(input, Math.min(20, input.count))
   await warm.close()
@@ -449,23 +630,34 @@ const connections = async (input: WorkerInput): Promise<Record<string, number>> 
   return {
     connectMs,
     rssKiB: perConnectionKiB(after.rss - before.rss),
-    heapKiB: perConnectionKiB(after.heapUsed + after.external - before.heapUsed - before.external)
+    heapKiB: perConnectionKiB(after.heapUsed + after.external - before.heapUsed - before.external),
+    heapMiB: (after.heapUsed + after.external) / MIB
   }
 }
 
 // ---- the workloads ----------------------------------------------------------------------------------------
 
+const percentile = (sorted: Float64Array, p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+
 const measure = async (input: WorkerInput): Promise<Record<string, number>> => {
-  if (input.workload === "connections") return connections(input)
+  if (input.workload === "connections" || input.workload === "idle") return idleConnections(input)
   const driver = await makeDriver(input)
   try {
     const ring = makeRing(input.size, ringSize(input.size, input.window))
     if (input.workload === "ping-pong") {
-      if (input.warmup > 0) await driver.pingPong(ring, input.warmup)
-      const samples = (await driver.pingPong(ring, input.count)).sort()
-      const at = (p: number) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)]!
-      const total = samples.reduce((sum, ms) => sum + ms, 0)
-      return { p50Us: at(50) * 1000, p99Us: at(99) * 1000, roundTripsPerSec: input.count / (total / 1000) }
+      // One connection, one run: the first `count` round trips are the cold figure, the `count` after the
+      // warm-up the warm ones.
+      const samples = await driver.pingPong(ring, input.warmup + input.count)
+      const warm = samples.slice(input.warmup).sort()
+      const cold = samples.slice(0, input.count).sort()
+      const total = warm.reduce((sum, ms) => sum + ms, 0)
+      return {
+        p50Us: percentile(warm, 50) * 1000,
+        p99Us: percentile(warm, 99) * 1000,
+        coldP99Us: percentile(cold, 99) * 1000,
+        roundTripsPerSec: warm.length / (total / 1000)
+      }
     }
     if (input.warmup > 0) await driver.stream(ring, input.warmup, input.window)
     const millis = await driver.stream(ring, input.count, input.window)
