@@ -1,6 +1,7 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, vi } from "@effect/vitest"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
+import type { Connection } from "@rocketmq-effect/transport/Connector"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
@@ -9,10 +10,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type * as Net from "node:net"
+import * as Net from "node:net"
 import { eventually, listenPlain, pattern, trackClose, unusedPort } from "./PlainPeers.js"
+import { awaitTcpHandles, hangingPort, tcpHandles } from "./TcpFixtures.js"
 
 const configFor = (port: number, changes: Partial<TransportConfig.TransportConfigInput> = {}) =>
   TransportConfig.make({ host: "127.0.0.1", port, ...changes })
@@ -26,6 +27,30 @@ const appliedOption = (socket: Net.Socket, name: string): unknown => {
 }
 
 const MiB = 1024 * 1024
+
+/**
+ * Pauses `connection` and returns the `net.Socket` under it, which the connector does not expose: the one
+ * `pause` is called on.
+ */
+const pauseCapturing = (connection: Connection): Net.Socket => {
+  const spy = vi.spyOn(Net.Socket.prototype, "pause")
+  try {
+    connection.pause()
+    const socket: unknown = spy.mock.contexts[0]
+    assert.instanceOf(socket, Net.Socket, "pause reached the net.Socket")
+    return socket as Net.Socket
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+// Whether Node is reading the socket from the kernel: `net` clears its handle's `reading` flag once the
+// stream's buffer is full. Internal, like the option symbols above; a Node that drops it fails loudly.
+const isReading = (socket: Net.Socket): boolean => {
+  const reading = (socket as unknown as { readonly _handle?: { readonly reading?: unknown } })._handle?.reading
+  assert.isBoolean(reading, "net.Socket has no _handle.reading")
+  return reading as boolean
+}
 
 describe("NodeConnector", () => {
   it.scopedLive("connects and round-trips bytes through the Socket", () =>
@@ -140,29 +165,25 @@ describe("NodeConnector", () => {
         const connection = yield* (yield* NodeConnector.make).connect(config)
 
         // Paused before `run` attaches its listener: nothing may be delivered.
-        connection.pause()
+        const netSocket = pauseCapturing(connection)
         let delivered = 0
-        const captured = yield* Deferred.make<Net.Socket>()
         const run = yield* Effect.forkScoped(connection.socket.run((chunk) => {
-          const first = delivered === 0
           delivered += chunk.length
-          if (first) {
-            return Effect.flatMap(
-              Effect.serviceOption(NodeSocket.NetSocket),
-              (socket) => Deferred.succeed(captured, Option.getOrThrow(socket))
-            )
-          }
         }))
-        yield* Effect.sleep("200 millis")
+        // The listener is there and Node has read until its buffer is full: a flowing stream would have
+        // delivered those bytes.
+        yield* eventually(() => netSocket.listenerCount("data") > 0 && netSocket.bytesRead > 0 && !isReading(netSocket))
+          .pipe(Effect.timeout("5 seconds"))
         assert.strictEqual(delivered, 0)
+        assert.isAbove(netSocket.readableLength, 0)
 
         connection.resume()
         yield* eventually(() => delivered >= MiB).pipe(Effect.timeout("5 seconds"))
         connection.pause()
         const atPause = delivered
         assert.isBelow(atPause, total)
-        const netSocket = yield* Deferred.await(captured)
-        yield* Effect.sleep("300 millis")
+        // Node reads on until it holds a high-water mark, then stops reading from the kernel.
+        yield* eventually(() => !isReading(netSocket)).pipe(Effect.timeout("5 seconds"))
         // Flat while paused, and Node holds no more than about a high-water mark plus one 64 KiB read.
         assert.strictEqual(delivered, atPause)
         assert.isAtMost(netSocket.readableLength, 2 * highWaterMark + 64 * 1024)
@@ -183,10 +204,12 @@ describe("NodeConnector", () => {
       Effect.gen(function*() {
         const server = yield* listenPlain((socket) => socket.end(pattern(MiB)))
         const connection = yield* (yield* NodeConnector.make).connect(yield* configFor(server.port))
-        connection.pause()
+        const netSocket = pauseCapturing(connection)
         connection.resume()
-        // Had `resume` set the stream flowing with no 'data' listener, these bytes would be dropped.
-        yield* Effect.sleep("100 millis")
+        // Bytes arrive before `run`: had `resume` set the stream flowing with no 'data' listener, they would be
+        // dropped.
+        yield* eventually(() => netSocket.bytesRead > 0).pipe(Effect.timeout("5 seconds"))
+        assert.strictEqual(netSocket.listenerCount("data"), 0)
         let delivered = 0
         yield* Effect.forkScoped(connection.socket.run((chunk) => {
           delivered += chunk.length
@@ -211,23 +234,19 @@ describe("NodeConnector", () => {
 
   it.scopedLive("interrupting a pending connect destroys the half-open socket", () =>
     Effect.gen(function*() {
-      const server = yield* listenPlain()
-      const config = yield* configFor(server.port)
+      // A listener that never completes a handshake: the connect stays pending until interrupted.
+      const port = yield* hangingPort
+      const baseline = tcpHandles()
       const connector = yield* NodeConnector.make
       const scope = yield* Scope.make()
-      // Interrupted before the 'connect' event can run, as the transport's connect timeout would.
-      const attempt = yield* Effect.fork(connector.connect(config).pipe(Scope.extend(scope)))
+      // Interrupted while connecting, as the transport's connect timeout would.
+      const attempt = yield* Effect.fork(connector.connect(yield* configFor(port)).pipe(Scope.extend(scope)))
+      // The socket exists: there is something for the interruption to destroy.
+      yield* eventually(() => tcpHandles().sockets > baseline.sockets).pipe(Effect.timeout("5 seconds"))
+      assert.isNull(attempt.unsafePoll(), "the connect is still pending")
       yield* Fiber.interrupt(attempt)
       // The scope stays open: the socket must be gone because of the interruption, not the scope.
-      const count = () =>
-        Effect.async<number>((resume) => {
-          server.server.getConnections((_, n) => resume(Effect.succeed(n)))
-        })
-      yield* Effect.sleep("100 millis")
-      yield* count().pipe(
-        Effect.repeat({ until: (n) => n === 0, schedule: Schedule.spaced("10 millis") }),
-        Effect.timeout("5 seconds")
-      )
+      yield* awaitTcpHandles(baseline)
       yield* Scope.close(scope, Exit.void)
     }), 10_000)
 })

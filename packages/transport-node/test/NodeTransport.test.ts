@@ -1,14 +1,10 @@
 import { assert, describe, it, vi } from "@effect/vitest"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
-import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
-import * as Framing from "@rocketmq-effect/transport/Framing"
-import type * as Transport from "@rocketmq-effect/transport/Transport"
 import * as TransportModule from "@rocketmq-effect/transport/Transport"
 import type { TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
 import { ConfigurationError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -19,43 +15,24 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as TransportSuite from "../../transport/test/TransportSuite.js"
 import { eventually, pattern, unusedPort } from "./PlainPeers.js"
 import {
   activeHandles,
   awaitState,
   awaitTcpHandles,
-  concatBytes,
   configFor,
   echoServer,
   hangingPort,
   isConnected,
-  isDisconnectedWith,
   KiB,
   live,
   makeTransport,
-  MiB,
   recordStates,
   sameBytes,
-  tcpHandles
+  tcpHandles,
+  tcpHarness
 } from "./TcpFixtures.js"
-
-type State = ConnectionState.ConnectionState
-
-const closedAfterStop = (transport: Transport.TransportService) =>
-  Effect.gen(function*() {
-    const failures = [
-      yield* Effect.flip(transport.send(new Uint8Array(1))),
-      yield* Effect.flip(transport.output(Framing.encodeHeader(0))),
-      yield* Effect.flip(transport.recvPkg()),
-      yield* Effect.flip(transport.recv(1)),
-      yield* Effect.flip(transport.awaitConnected),
-      yield* Effect.flip(transport.start)
-    ]
-    for (const failure of failures) assert.strictEqual(failure._tag, "ConnectionClosedError", failure.message)
-    // The frames stream just ends.
-    assert.strictEqual(Chunk.size(yield* Stream.runCollect(transport.frames)), 0)
-    assert.strictEqual((yield* transport.state)._tag, "Closed")
-  })
 
 // ---- 50 fibers × 200 frames: every payload says who sent it, so any mixing or reordering shows -------------
 
@@ -82,6 +59,9 @@ const payloadOf = (fiber: number, seq: number): Uint8Array => {
 }
 
 describe("NodeTransport", () => {
+  // The core's behaviour over real sockets; what follows is what only TCP and Node's layers have.
+  TransportSuite.suite(tcpHarness)
+
   describe("the state diagram, over real sockets", () => {
     live(
       "refused → Disconnected with the cause; a server appears → Connecting → Connected",
@@ -113,42 +93,6 @@ describe("NodeTransport", () => {
         })
     )
 
-    live(
-      "peer close (FIN) → Disconnected PeerClosed; peer reset → Disconnected Read; each reconnects",
-      () =>
-        Effect.gen(function*() {
-          const server = yield* echoServer()
-          const transport = yield* makeTransport(yield* configFor(server.address.port))
-          const states = yield* recordStates(transport)
-          yield* states.next(isConnected(1))
-          yield* server.closeConnections()
-          const closed = yield* states.next((s) => s._tag === "Disconnected")
-          assert.isTrue(isDisconnectedWith("PeerClosed")(closed), ConnectionState.format(closed))
-          yield* states.next(isConnected(2))
-          yield* server.closeConnections({ reset: true })
-          const reset = yield* states.next((s) => s._tag === "Disconnected")
-          assert.isTrue(isDisconnectedWith("Read")(reset), ConnectionState.format(reset))
-          yield* states.next(isConnected(3))
-          // The third connection works.
-          yield* transport.send(pattern(100, 3))
-          assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(100, 3)))
-        })
-    )
-
-    live("stop from Disconnected (never started, and waiting to retry) → Closed", () =>
-      Effect.gen(function*() {
-        const port = yield* unusedPort
-        const idle = yield* makeTransport(yield* configFor(port), { autoStart: false })
-        yield* idle.stop
-        assert.deepStrictEqual(yield* idle.state, { _tag: "Closed", generation: 0 } as State)
-        yield* closedAfterStop(idle)
-
-        const retrying = yield* makeTransport(yield* configFor(port, { retryInterval: "1 minute" }))
-        yield* awaitState(retrying, isDisconnectedWith("Connect"))
-        yield* retrying.stop.pipe(Effect.timeout("2 seconds"))
-        yield* closedAfterStop(retrying)
-      }))
-
     live("stop from Connecting → Closed at once; the hanging socket is released", () =>
       Effect.gen(function*() {
         const port = yield* hangingPort
@@ -157,91 +101,12 @@ describe("NodeTransport", () => {
         yield* awaitState(transport, (s) => s._tag === "Connecting")
         yield* eventually(() => tcpHandles().sockets > baseline.sockets)
         yield* transport.stop.pipe(Effect.timeout("2 seconds"))
-        yield* closedAfterStop(transport)
+        yield* TransportSuite.closedAfterStop(transport)
         yield* awaitTcpHandles(baseline)
-      }))
-
-    live("stop from Connected → Closed; the peer sees the connection go", () =>
-      Effect.gen(function*() {
-        const server = yield* echoServer()
-        const transport = yield* makeTransport(yield* configFor(server.address.port))
-        yield* awaitState(transport, isConnected(1))
-        assert.strictEqual(yield* server.connectionCount, 1)
-        yield* transport.stop.pipe(Effect.timeout("2 seconds"))
-        assert.deepStrictEqual(yield* transport.state, { _tag: "Closed", generation: 1 } as State)
-        yield* closedAfterStop(transport)
-        yield* eventually(() => Effect.runSync(server.connectionCount) === 0).pipe(Effect.timeout("5 seconds"))
       }))
   })
 
-  describe("echo round trips", () => {
-    const sizes = [0, 1, KiB, 64 * KiB, MiB]
-    const bigConfig = (port: number) => configFor(port, { maxMessageSize: 2 * MiB })
-
-    live("send / recvPkg: 0 B, 1 B, 1 KiB, 64 KiB, 1 MiB", () =>
-      Effect.gen(function*() {
-        const server = yield* echoServer({ maxMessageSize: 2 * MiB })
-        const transport = yield* makeTransport(yield* bigConfig(server.address.port))
-        yield* transport.awaitConnected
-        for (const [i, size] of sizes.entries()) {
-          yield* transport.send(pattern(size, i))
-          const echoed = yield* transport.recvPkg()
-          assert.strictEqual(echoed.length, size)
-          assert.isTrue(sameBytes(echoed, pattern(size, i)), `payload of ${size} bytes`)
-        }
-      }))
-
-    live(
-      "frames larger than the inbound budget, pipelined: reading pauses and resumes, nothing is lost",
-      () =>
-        Effect.gen(function*() {
-          const server = yield* echoServer({ maxMessageSize: 2 * MiB })
-          const transport = yield* makeTransport(yield* bigConfig(server.address.port), {
-            inboundBufferBytes: 16 * KiB,
-            outboundBufferBytes: 64 * KiB
-          })
-          yield* transport.awaitConnected
-          const count = 40
-          const sizeOf = (i: number) => i % 4 === 0 ? MiB : 1 + (i * 7919) % (48 * KiB)
-          // All sent before anything is read: the echoes pile up against the 16 KiB budget.
-          const sending = yield* Effect.fork(
-            Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) => transport.send(pattern(sizeOf(i), i)))
-          )
-          yield* Effect.sleep("50 millis")
-          for (let i = 0; i < count; i++) {
-            const echoed = yield* transport.recvPkg()
-            assert.isTrue(sameBytes(echoed, pattern(sizeOf(i), i)), `frame ${i} of ${sizeOf(i)} bytes`)
-          }
-          yield* Fiber.join(sending)
-          assert.isTrue(isConnected(1)(yield* transport.state))
-        }),
-      20_000
-    )
-
-    live("output (pre-framed bytes), then the frames stream", () =>
-      Effect.gen(function*() {
-        const server = yield* echoServer({ maxMessageSize: 2 * MiB })
-        const transport = yield* makeTransport(yield* bigConfig(server.address.port))
-        yield* transport.awaitConnected
-        for (const [i, size] of sizes.entries()) {
-          yield* transport.output(concatBytes(Framing.encodeHeader(size), pattern(size, i)))
-        }
-        // Several frames in one output, too.
-        yield* transport.output(concatBytes(
-          Framing.encodeHeader(3),
-          pattern(3, 7),
-          Framing.encodeHeader(0),
-          Framing.encodeHeader(2),
-          pattern(2, 8)
-        ))
-        const echoed = Chunk.toArray(yield* transport.frames.pipe(Stream.take(sizes.length + 3), Stream.runCollect))
-        const expected = [...sizes.map((size, i) => pattern(size, i)), pattern(3, 7), pattern(0), pattern(2, 8)]
-        assert.strictEqual(echoed.length, expected.length)
-        for (const [i, frame] of echoed.entries()) {
-          assert.isTrue(sameBytes(frame, expected[i]!), `frame ${i} of ${expected[i]!.length} bytes`)
-        }
-      }))
-
+  describe("layerConfig", () => {
     live("layerConfig reads TRANSPORT_* through the ConfigProvider", () =>
       Effect.gen(function*() {
         const server = yield* echoServer()
@@ -348,55 +213,7 @@ describe("NodeTransport", () => {
     30_000
   )
 
-  live(
-    "an oversized send or output is refused; the connection stays up and keeps working",
-    () =>
-      Effect.gen(function*() {
-        const server = yield* echoServer()
-        const transport = yield* makeTransport(yield* configFor(server.address.port, { maxMessageSize: KiB }))
-        yield* transport.awaitConnected
-        const sent = yield* Effect.flip(transport.send(pattern(KiB + 1)))
-        assert.strictEqual(sent._tag, "FrameTooLargeError")
-        if (sent._tag === "FrameTooLargeError") {
-          assert.strictEqual(sent.direction, "outbound")
-          assert.strictEqual(sent.size, KiB + 1)
-          assert.strictEqual(sent.maxSize, KiB)
-        }
-        const output = yield* Effect.flip(
-          transport.output(concatBytes(Framing.encodeHeader(KiB + 1), pattern(KiB + 1)))
-        )
-        assert.strictEqual(output._tag, "FrameTooLargeError")
-        assert.isTrue(isConnected(1)(yield* transport.state))
-        yield* transport.send(pattern(KiB, 2))
-        assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(KiB, 2)))
-        assert.isTrue(isConnected(1)(yield* transport.state), "still the first connection")
-      })
-  )
-
   describe("stop", () => {
-    live(
-      "while a receive is pending: the receive fails ConnectionClosedError, stop returns",
-      () =>
-        Effect.gen(function*() {
-          const server = yield* echoServer()
-          const transport = yield* makeTransport(yield* configFor(server.address.port))
-          yield* transport.awaitConnected
-          const pending = yield* Effect.fork(transport.recvPkg({ timeout: Duration.infinity }))
-          const frames = yield* Effect.fork(Stream.runCollect(transport.frames))
-          yield* Effect.sleep("20 millis")
-          yield* transport.stop.pipe(Effect.timeout("2 seconds"))
-          const exit = yield* Fiber.await(pending).pipe(Effect.timeout("2 seconds"))
-          assert.isTrue(Exit.isFailure(exit))
-          if (Exit.isFailure(exit)) {
-            const error = Option.getOrThrow(Cause.failureOption(exit.cause))
-            assert.strictEqual(error._tag, "ConnectionClosedError")
-          }
-          // The frames stream (waiting behind the receive) ends.
-          assert.isTrue(Exit.isSuccess(yield* Fiber.await(frames).pipe(Effect.timeout("2 seconds"))))
-          yield* closedAfterStop(transport)
-        })
-    )
-
     live(
       "under load: stop returns; every send in flight succeeds or fails ConnectionClosedError",
       () =>
@@ -428,7 +245,7 @@ describe("NodeTransport", () => {
             const error = Option.getOrThrow(Cause.failureOption(exit.cause))
             assert.strictEqual(error._tag, "ConnectionClosedError")
           }
-          yield* closedAfterStop(transport)
+          yield* TransportSuite.closedAfterStop(transport)
         })
     )
 

@@ -1,6 +1,7 @@
 /**
- * Real-TCP fixtures for the transport's suites: transports built through `NodeTransport.layer`, echo servers,
- * a listener that never accepts (for connects that hang), state waits and open-handle counts.
+ * Real-TCP fixtures for the transport's suites: the core suite's TCP harness, transports built through
+ * `NodeTransport.layer`, echo servers, a listener that never accepts (for connects that hang), state waits and
+ * open-handle counts.
  */
 import { it } from "@effect/vitest"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
@@ -9,6 +10,7 @@ import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import type * as Transport from "@rocketmq-effect/transport/Transport"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -20,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import { Worker } from "node:worker_threads"
+import type * as TransportSuite from "../../transport/test/TransportSuite.js"
 import { eventually } from "./PlainPeers.js"
 
 export const KiB = 1024
@@ -62,6 +65,54 @@ export const echoServer = (options: TransportServer.ServerOptions = {}) =>
     yield* server.serve(TransportServer.echo)
     return server
   }).pipe(Effect.orDie)
+
+/**
+ * The core's transport suite over real TCP: transports built through `NodeTransport.layer`, connecting to a
+ * `TransportServer` whose handler is the peer. The handler reads every frame as it arrives into a queue that
+ * `takeFrame` takes from; `push` and `pushFrame` are the connection's `output` and `send`.
+ */
+export const tcpHarness: TransportSuite.Harness = {
+  name: "TCP (NodeConnector to a TransportServer)",
+  virtualTime: false,
+  makePeer: Effect.gen(function*() {
+    // Room for whatever a test sends, the oversized frames a test writes raw aside.
+    const server = yield* TransportServer.make({ maxMessageSize: 64 * MiB }).pipe(Effect.orDie)
+    const accepted = yield* Queue.unbounded<TransportSuite.PeerConnection>()
+    let ids = 0
+    yield* server.serve((connection) =>
+      Effect.gen(function*() {
+        const frames = yield* Queue.unbounded<Uint8Array>()
+        const closed = yield* Deferred.make<void>()
+        // Writing to a connection that is gone does nothing, as for the in-memory peer.
+        const ignoreClosed = <E extends { readonly _tag: string }>(effect: Effect.Effect<void, E>) =>
+          effect.pipe(Effect.catchIf((error) => error._tag === "ConnectionError", () => Effect.void), Effect.orDie)
+        yield* Queue.offer(accepted, {
+          id: ++ids,
+          push: (bytes) => ignoreClosed(connection.output(bytes)),
+          pushFrame: (payload) => ignoreClosed(connection.send(payload)),
+          takeFrame: Queue.take(frames),
+          close: connection.close,
+          reset: connection.reset,
+          awaitClosed: Deferred.await(closed)
+        })
+        // The frames end when the connection closes, by either side, or fails.
+        yield* connection.frames.pipe(Stream.runForEach((frame) => Queue.offer(frames, frame)), Effect.ignore)
+        yield* Deferred.succeed(closed, undefined)
+      })
+    )
+    return {
+      accepted: Queue.take(accepted),
+      makeTransport: (input, options) =>
+        TransportConfig.make({
+          host: "127.0.0.1",
+          port: server.address.port,
+          timeout: "5 seconds",
+          connectTimeout: "2 seconds",
+          ...input
+        }).pipe(Effect.orDie, Effect.flatMap((config) => makeTransport(config, options)))
+    }
+  })
+}
 
 type State = ConnectionState.ConnectionState
 
