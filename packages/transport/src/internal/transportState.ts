@@ -1,6 +1,5 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { identity } from "effect/Function"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -51,6 +50,13 @@ export class TransportState {
   /** After the schedule gave up, lets a new start begin a fresh round. Not a transition: nothing is logged. */
   readonly rearm: Effect.Effect<void>
 
+  /**
+   * The state the ref holds, set in the same step as the ref, for waiters to decide on synchronously.
+   */
+  private current: ConnectionState.ConnectionState = ConnectionState.initial
+  /** Callers of `awaitConnected` that are waiting; each is told every state published after it came. */
+  private readonly waiters = new Set<(state: ConnectionState.ConnectionState) => void>()
+
   private constructor(
     private readonly ref: SubscriptionRef.SubscriptionRef<ConnectionState.ConnectionState>,
     private readonly address: string,
@@ -58,10 +64,12 @@ export class TransportState {
   ) {
     this.get = SubscriptionRef.get(ref)
     this.changes = ref.changes.pipe(Stream.changes)
-    this.rearm = SubscriptionRef.update(ref, (state) =>
-      state._tag === "Disconnected" && state.exhausted
+    this.rearm = SubscriptionRef.update(ref, (state) => {
+      this.current = state._tag === "Disconnected" && state.exhausted
         ? ConnectionState.Disconnected({ ...state, attempts: 0, exhausted: false, retryIn: Option.none() })
-        : state)
+        : state
+      return this.current
+    })
   }
 
   /** Applies `event`; the supervisor only fires events its own state allows, so anything else is a defect. */
@@ -76,16 +84,19 @@ export class TransportState {
       ] => {
         if (state._tag === "Closed") return [Either.right(Option.none()), state]
         const next = ConnectionState.transition(state, event)
-        return Either.isLeft(next)
-          ? [Either.left(next.left), state]
-          : [Either.right(Option.some(next.right)), next.right]
+        if (Either.isLeft(next)) return [Either.left(next.left), state]
+        this.current = next.right
+        return [Either.right(Option.some(next.right)), next.right]
       }
     ).pipe(
       Effect.flatMap(Either.match({ onLeft: Effect.die, onRight: Effect.succeed })),
       Effect.tap(Option.match({
         onNone: () => Effect.void,
         onSome: (state) =>
-          Metric.set(this.gauge, stateNumber(state)).pipe(
+          Effect.sync(() => {
+            if (this.waiters.size > 0) { for (const waiter of Array.from(this.waiters)) waiter(state) }
+          }).pipe(
+            Effect.zipRight(Metric.set(this.gauge, stateNumber(state))),
             Effect.zipRight(Effect.logWithLevel(logLevelOf(state), ConnectionState.format(state))),
             Effect.annotateLogs({
               address: this.address,
@@ -96,37 +107,49 @@ export class TransportState {
     )
   }
 
-  /** Waits for a `Connected` state that `ready` accepts; fails when the transport closes or gives up. */
+  /**
+   * Waits for a `Connected` state that `ready` accepts; fails when the transport closes or gives up. Decides
+   * on the current state at once, then on each published one: no stream, no fiber while waiting.
+   */
   awaitConnected(
     operation: string,
     ready: (state: Connected) => boolean
   ): Effect.Effect<Connected, ConnectionError | ConnectionClosedError> {
-    return this.changes.pipe(
-      Stream.mapEffect((state): Effect.Effect<Option.Option<Connected>, ConnectionError | ConnectionClosedError> => {
-        switch (state._tag) {
-          case "Connected":
-            return Effect.succeed(ready(state) ? Option.some(state) : Option.none())
-          case "Closed":
-            return Effect.fail(new ConnectionClosedError({ address: this.address, operation }))
-          case "Disconnected":
-            return state.exhausted
-              ? Effect.fail(
-                new ConnectionError({
-                  reason: "RetriesExhausted",
-                  address: this.address,
-                  attempts: state.attempts,
-                  cause: Option.getOrUndefined(state.cause)
-                })
-              )
-              : Effect.succeed(Option.none())
-          case "Connecting":
-            return Effect.succeed(Option.none())
-        }
-      }),
-      Stream.filterMap(identity),
-      Stream.runHead,
-      // The state stream never ends on its own; only interruption gets past it without a value.
-      Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.succeed }))
-    )
+    type Decision = Effect.Effect<Connected, ConnectionError | ConnectionClosedError> | undefined
+    const decide = (state: ConnectionState.ConnectionState): Decision => {
+      switch (state._tag) {
+        case "Connected":
+          return ready(state) ? Effect.succeed(state) : undefined
+        case "Closed":
+          return Effect.fail(new ConnectionClosedError({ address: this.address, operation }))
+        case "Disconnected":
+          return state.exhausted
+            ? Effect.fail(
+              new ConnectionError({
+                reason: "RetriesExhausted",
+                address: this.address,
+                attempts: state.attempts,
+                cause: Option.getOrUndefined(state.cause)
+              })
+            )
+            : undefined
+        case "Connecting":
+          return undefined
+      }
+    }
+    return Effect.async((resume) => {
+      const now = decide(this.current)
+      if (now !== undefined) return resume(now)
+      const waiter = (state: ConnectionState.ConnectionState) => {
+        const decided = decide(state)
+        if (decided === undefined) return
+        this.waiters.delete(waiter)
+        resume(decided)
+      }
+      this.waiters.add(waiter)
+      return Effect.sync(() => {
+        this.waiters.delete(waiter)
+      })
+    })
   }
 }
