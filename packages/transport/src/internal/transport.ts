@@ -1,9 +1,9 @@
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberHandle from "effect/FiberHandle"
-import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -67,10 +67,18 @@ export const make = (
     const maxFrameBytes = Framing.HEADER_SIZE + config.maxMessageSize
 
     const state = yield* TransportState.make(address, metrics.state)
-    const sweepers = yield* FiberSet.make<void, never>()
-    const runSweeper = yield* FiberSet.runtime(sweepers)<never>()
+    // The transport's own fibers (the supervisor, the deadline sweeper while it runs) are forked from one
+    // runtime captured here, so they see this scope's services and clock; the finalizer interrupts them.
+    const fork = Runtime.runFork(yield* Effect.runtime<never>())
+    const fibers = new Set<Fiber.RuntimeFiber<void>>()
+    const forkOwned = (effect: Effect.Effect<void>): Fiber.RuntimeFiber<void> => {
+      const fiber = fork(effect)
+      fibers.add(fiber)
+      fiber.addObserver(() => fibers.delete(fiber))
+      return fiber
+    }
     const deadlines = new Deadlines(now, (sweeper) => {
-      runSweeper(sweeper)
+      forkOwned(sweeper)
     })
     const inbound = new Inbound(address, settings.inboundBufferBytes, deadlines, now)
     const link = new Link(address, inbound)
@@ -183,13 +191,20 @@ export const make = (
       link,
       serve: (onDown) => Connection.serve(host, onDown)
     })
-    const supervisorHandle = yield* FiberHandle.make<void, never>()
-    const runSupervisor = yield* FiberHandle.runtime(supervisorHandle)<never>()
+    let supervisorFiber: Fiber.RuntimeFiber<void> | undefined = undefined
+    const runSupervisor = () => {
+      if (supervisorFiber !== undefined) return
+      const fiber = forkOwned(supervisor)
+      supervisorFiber = fiber
+      fiber.addObserver(() => {
+        if (supervisorFiber === fiber) supervisorFiber = undefined
+      })
+    }
 
     const start = Effect.suspend(() => {
       if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "start" }))
       return state.rearm.pipe(
-        Effect.zipRight(Effect.sync(() => runSupervisor(supervisor, { onlyIfMissing: true }))),
+        Effect.zipRight(Effect.sync(runSupervisor)),
         Effect.asVoid
       )
     })
@@ -198,19 +213,23 @@ export const make = (
       if (link.closed) return Effect.void
       link.close(new ConnectionClosedError({ address, operation: "send" }))
       return state.publish(ConnectionState.Event.Close()).pipe(
-        Effect.zipRight(FiberHandle.clear(supervisorHandle)),
+        Effect.zipRight(
+          Effect.suspend(() => supervisorFiber === undefined ? Effect.void : Fiber.interrupt(supervisorFiber))
+        ),
         Effect.ensuring(Effect.sync(() => inbound.release()))
       )
     }).pipe(Effect.uninterruptible)
 
-    yield* Effect.addFinalizer(() => stop)
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(stop, Effect.suspend(() => Fiber.interruptAll(Array.from(fibers))))
+    )
 
     return {
       start,
       stop,
       state: state.get,
       isConnected: Effect.map(state.get, ConnectionState.isConnected),
-      changes: state.changes,
+      changes: Stream.suspend(() => state.changes),
       awaitConnected: state.awaitConnected("awaitConnected", () => true),
       output,
       send,

@@ -45,8 +45,11 @@ export class TransportState {
   }
 
   readonly get: Effect.Effect<ConnectionState.ConnectionState>
-  /** The current state, then every transition. */
-  readonly changes: Stream.Stream<ConnectionState.ConnectionState>
+  private changesStream: Stream.Stream<ConnectionState.ConnectionState> | undefined = undefined
+  /** The current state, then every transition. Built when first asked for: most transports never are. */
+  get changes(): Stream.Stream<ConnectionState.ConnectionState> {
+    return this.changesStream ??= this.ref.changes.pipe(Stream.changes)
+  }
   /** After the schedule gave up, lets a new start begin a fresh round. Not a transition: nothing is logged. */
   readonly rearm: Effect.Effect<void>
 
@@ -63,7 +66,6 @@ export class TransportState {
     private readonly gauge: Metric.Metric.Gauge<number>
   ) {
     this.get = SubscriptionRef.get(ref)
-    this.changes = ref.changes.pipe(Stream.changes)
     this.rearm = SubscriptionRef.update(ref, (state) => {
       this.current = state._tag === "Disconnected" && state.exhausted
         ? ConnectionState.Disconnected({ ...state, attempts: 0, exhausted: false, retryIn: Option.none() })
