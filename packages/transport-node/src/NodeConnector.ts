@@ -1,6 +1,6 @@
 /**
  * The TCP connector: each `connect` opens one `node:net` connection and presents it as an `@effect/platform`
- * `Socket` (through `NodeSocket.fromDuplex`) with `pause` / `resume` for inbound flow control.
+ * `Socket` (a lean one over the connected `net.Socket`) with `pause` / `resume` for inbound flow control.
  *
  * How the config's socket options reach Node (`socketOptions` computes them):
  *
@@ -25,8 +25,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import * as Socket from "@effect/platform/Socket"
 import * as Connector from "@rocketmq-effect/transport/Connector"
 import type { TransportConfig } from "@rocketmq-effect/transport/TransportConfig"
 import { ConnectionError } from "@rocketmq-effect/transport/TransportError"
@@ -36,6 +34,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { peerAddress } from "./internal/address.js"
+import { fromNetSocket } from "./internal/netSocket.js"
 
 /**
  * The options `connect` passes to `net.createConnection`.
@@ -130,32 +129,21 @@ const awaitConnect = (netSocket: Net.Socket, address: string): Effect.Effect<voi
 const connect = (config: TransportConfig): Effect.Effect<Connector.Connection, ConnectionError, Scope.Scope> =>
   Effect.gen(function*() {
     const address = config.address
-    let lastError: Error | undefined
     const netSocket = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const created = Net.createConnection(socketOptions(config))
-        // `fromDuplex` listens for errors only while a `run` is active; this listener stays for the socket's
-        // whole life so that an error outside a run never becomes an uncaught exception.
-        created.on("error", (cause) => {
-          lastError = cause
-        })
+        // A run listens for errors only while it runs; this listener stays for the socket's whole life so that
+        // an error outside a run never becomes an uncaught exception. `netSocket.errored` keeps the error.
+        created.on("error", () => {})
         return created
       }),
       (netSocket) => Effect.sync(() => netSocket.destroy())
     )
     yield* awaitConnect(netSocket, address)
 
-    // `fromDuplex` attaches its listeners when `run` starts. A socket that already failed or closed by then
-    // would never emit again and `run` would wait forever, so that case fails here instead.
-    const open = Effect.suspend((): Effect.Effect<Net.Socket, Socket.SocketError> => {
-      if (!netSocket.destroyed) return Effect.succeed(netSocket)
-      return Effect.fail(
-        lastError === undefined
-          ? new Socket.SocketCloseError({ reason: "Close", code: 1000 })
-          : new Socket.SocketGenericError({ reason: "Read", cause: lastError })
-      )
-    })
-    const socket = yield* NodeSocket.fromDuplex(open)
+    // A run attaches its listeners when it starts. A socket that already failed or closed by then would never
+    // emit again, so such a run fails at once (with the error that destroyed the socket, if any).
+    const socket = fromNetSocket(netSocket)
 
     let paused = false
     // `Readable.resume()` with no 'data' listener would flow bytes to nobody. A resume that comes before `run`

@@ -1,8 +1,11 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Socket from "@effect/platform/Socket"
 import { assert, describe, it, vi } from "@effect/vitest"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import type { Connection } from "@rocketmq-effect/transport/Connector"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,7 +15,9 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import { eventually, listenPlain, pattern, trackClose, unusedPort } from "./PlainPeers.js"
+import { fromNetSocket } from "../src/internal/netSocket.js"
+import { connectPlain, eventually, listenPlain, pattern, trackClose, unusedPort } from "./PlainPeers.js"
+import type { PlainServer } from "./PlainPeers.js"
 import { awaitTcpHandles, hangingPort, tcpHandles } from "./TcpFixtures.js"
 
 const configFor = (port: number, changes: Partial<TransportConfig.TransportConfigInput> = {}) =>
@@ -27,6 +32,23 @@ const appliedOption = (socket: Net.Socket, name: string): unknown => {
 }
 
 const MiB = 1024 * 1024
+
+const RUN_EVENTS = ["data", "end", "error", "close"] as const
+const listenerCounts = (socket: Net.Socket) => RUN_EVENTS.map((event) => socket.listenerCount(event))
+
+/** A raw loopback connection to `server` presented as a `Socket`, with the peer's end of it. */
+const socketPair = (server: PlainServer) =>
+  Effect.gen(function*() {
+    const netSocket = yield* connectPlain(server.port)
+    // What the connector does: one 'error' listener for the socket's whole life, so that an error outside a run
+    // never becomes an uncaught exception.
+    netSocket.removeAllListeners("error")
+    netSocket.on("error", () => {})
+    const peer = yield* Queue.take(server.accepted).pipe(Effect.timeout("5 seconds"))
+    return { netSocket, peer, socket: fromNetSocket(netSocket) }
+  })
+
+class HandlerError extends Data.TaggedError("HandlerError")<{}> {}
 
 /**
  * Pauses `connection` and returns the `net.Socket` under it, which the connector does not expose: the one
@@ -249,4 +271,224 @@ describe("NodeConnector", () => {
       yield* awaitTcpHandles(baseline)
       yield* Scope.close(scope, Exit.void)
     }), 10_000)
+
+  it.scopedLive(
+    "a run on a connection the peer already reset fails at once with reason Read",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain()
+        const connection = yield* (yield* NodeConnector.make).connect(yield* configFor(server.port))
+        const peer = yield* Queue.take(server.accepted).pipe(Effect.timeout("5 seconds"))
+        peer.resetAndDestroy()
+        // The reset reaches the client while nobody runs: its 'error' and 'close' events are gone by then.
+        yield* Effect.sleep("200 millis")
+        const error = yield* connection.socket.run(() => {}).pipe(Effect.flip, Effect.timeout("1 second"))
+        assert.strictEqual(error._tag, "SocketError")
+        assert.strictEqual(error.reason, "Read")
+        assert.match(String((error as Socket.SocketGenericError).cause), /ECONNRESET/)
+      }),
+    10_000
+  )
+
+  describe("its Socket over the net.Socket", () => {
+    it.scopedLive(
+      "hands the handler every byte as Uint8Array chunks; the peer's FIN ends run with success",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* listenPlain((socket) => socket.end(pattern(MiB)))
+          const { netSocket, socket } = yield* socketPair(server)
+          const before = listenerCounts(netSocket)
+          const chunks: Array<Uint8Array> = []
+          yield* socket.run((chunk) => {
+            chunks.push(chunk)
+          }).pipe(Effect.timeout("5 seconds"))
+          assert.isTrue(chunks.every((chunk) => chunk instanceof Uint8Array))
+          assert.deepStrictEqual(Buffer.concat(chunks), Buffer.from(pattern(MiB)))
+          assert.deepStrictEqual(listenerCounts(netSocket), before)
+        }),
+      10_000
+    )
+
+    it.scopedLive(
+      "a reset fails run with SocketGenericError reason Read and removes its listeners",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* listenPlain()
+          const { netSocket, peer, socket } = yield* socketPair(server)
+          const before = listenerCounts(netSocket)
+          const run = yield* Effect.fork(socket.run(() => {}))
+          yield* eventually(() => netSocket.listenerCount("data") > before[0]!).pipe(Effect.timeout("1 second"))
+          peer.resetAndDestroy()
+          const error = yield* Fiber.join(run).pipe(Effect.flip, Effect.timeout("5 seconds"))
+          assert.instanceOf(error, Socket.SocketGenericError)
+          assert.strictEqual(error.reason, "Read")
+          assert.match(String((error as Socket.SocketGenericError).cause), /ECONNRESET/)
+          assert.deepStrictEqual(listenerCounts(netSocket), before)
+        }),
+      10_000
+    )
+
+    it.scopedLive("interrupting run removes its listeners", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain()
+        const { netSocket, socket } = yield* socketPair(server)
+        const before = listenerCounts(netSocket)
+        const run = yield* Effect.fork(socket.run(() => {}))
+        yield* eventually(() => netSocket.listenerCount("data") > before[0]!).pipe(Effect.timeout("1 second"))
+        assert.deepStrictEqual(listenerCounts(netSocket), before.map((n) => n + 1))
+        yield* Fiber.interrupt(run)
+        assert.deepStrictEqual(listenerCounts(netSocket), before)
+      }), 10_000)
+
+    it.scopedLive("concurrent runs each see every chunk", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain()
+        const { peer, socket } = yield* socketPair(server)
+        let first = 0
+        let second = 0
+        const runs = yield* Effect.fork(Effect.all([
+          socket.run((chunk) => {
+            first += chunk.length
+          }),
+          socket.run((chunk) => {
+            second += chunk.length
+          })
+        ], { concurrency: "unbounded" }))
+        yield* Effect.sleep("50 millis")
+        peer.end(pattern(64 * 1024))
+        yield* Fiber.join(runs).pipe(Effect.timeout("5 seconds"))
+        assert.strictEqual(first, 64 * 1024)
+        assert.strictEqual(second, 64 * 1024)
+      }), 10_000)
+
+    it.scopedLive(
+      "an Effect the handler returns runs with NetSocket; its failure fails run",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* listenPlain()
+          const { netSocket, peer, socket } = yield* socketPair(server)
+          const before = listenerCounts(netSocket)
+          const seen = yield* Deferred.make<Net.Socket>()
+          let chunks = 0
+          const run = yield* Effect.fork(socket.run(() => {
+            chunks++
+            return chunks === 1
+              ? Effect.flatMap(
+                Effect.serviceOption(NodeSocket.NetSocket),
+                (socket) => Deferred.succeed(seen, Option.getOrThrow(socket))
+              )
+              : Effect.zipRight(Effect.sleep("10 millis"), Effect.fail(new HandlerError()))
+          }))
+          peer.write("a")
+          assert.strictEqual(yield* Deferred.await(seen).pipe(Effect.timeout("5 seconds")), netSocket)
+          peer.write("b")
+          const error = yield* Fiber.join(run).pipe(Effect.flip, Effect.timeout("5 seconds"))
+          assert.instanceOf(error, HandlerError)
+          assert.deepStrictEqual(listenerCounts(netSocket), before)
+        }),
+      10_000
+    )
+
+    it.scopedLive("a throwing handler fails run with the defect", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain((socket) => socket.write("x"))
+        const { netSocket, socket } = yield* socketPair(server)
+        const before = listenerCounts(netSocket)
+        const exit = yield* socket.run(() => {
+          throw new Error("handler bug")
+        }).pipe(Effect.exit, Effect.timeout("5 seconds"))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+        assert.deepStrictEqual(listenerCounts(netSocket), before)
+      }), 10_000)
+
+    it.scopedLive("onOpen runs once the listeners are attached", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain()
+        const { netSocket, peer, socket } = yield* socketPair(server)
+        const before = listenerCounts(netSocket)
+        let atOpen: ReadonlyArray<number> = []
+        yield* Effect.fork(socket.run(() => {}, {
+          onOpen: Effect.sync(() => {
+            atOpen = listenerCounts(netSocket)
+            peer.end()
+          })
+        })).pipe(Effect.flatMap(Fiber.join), Effect.timeout("5 seconds"))
+        assert.deepStrictEqual(atOpen, before.map((n) => n + 1))
+        assert.deepStrictEqual(listenerCounts(netSocket), before)
+      }), 10_000)
+
+    it.scopedLive(
+      "a write completes on Node's callback, and fails typed once the socket is destroyed",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* listenPlain((socket) => socket.pause())
+          const { netSocket, peer, socket } = yield* socketPair(server)
+          const write = yield* socket.writer
+          // More than the kernel buffers while the peer does not read: Node calls back only once it drained.
+          const size = 64 * MiB
+          const pending = yield* Effect.fork(write(new Uint8Array(size)))
+          yield* Effect.sleep("200 millis")
+          assert.isNull(pending.unsafePoll())
+          let read = 0
+          peer.on("data", (chunk: Buffer) => {
+            read += chunk.length
+          })
+          peer.resume()
+          yield* Fiber.join(pending).pipe(Effect.timeout("10 seconds"))
+          assert.isAbove(read, 0)
+
+          netSocket.destroy()
+          const error = yield* write(new Uint8Array(1)).pipe(Effect.flip, Effect.timeout("1 second"))
+          assert.instanceOf(error, Socket.SocketGenericError)
+          assert.strictEqual(error.reason, "Write")
+        }),
+      20_000
+    )
+
+    it.scopedLive("a write pending when the socket is destroyed completes", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain((socket) => socket.pause())
+        const { netSocket, socket } = yield* socketPair(server)
+        const write = yield* socket.writer
+        const pending = yield* Effect.fork(write(new Uint8Array(64 * MiB)))
+        yield* Effect.sleep("100 millis")
+        netSocket.destroy()
+        yield* Fiber.await(pending).pipe(Effect.timeout("5 seconds"))
+      }), 10_000)
+
+    it.scopedLive("a CloseEvent destroys the socket, with an error for codes above 1000", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain()
+        const clean = yield* socketPair(server)
+        yield* Effect.flatMap(clean.socket.writer, (write) => write(new Socket.CloseEvent()))
+        assert.isTrue(clean.netSocket.destroyed)
+        assert.isNull(clean.netSocket.errored)
+
+        const failed = yield* socketPair(server)
+        const run = yield* Effect.fork(failed.socket.run(() => {}))
+        yield* eventually(() => failed.netSocket.listenerCount("data") > 0).pipe(Effect.timeout("1 second"))
+        yield* Effect.flatMap(failed.socket.writer, (write) => write(new Socket.CloseEvent(4000, "going away")))
+        assert.isTrue(failed.netSocket.destroyed)
+        const error = yield* Fiber.join(run).pipe(Effect.flip, Effect.timeout("5 seconds"))
+        assert.strictEqual(error.reason, "Read")
+        assert.match(String((error as Socket.SocketGenericError).cause), /4000/)
+      }), 10_000)
+
+    it.scopedLive("releasing the writer's scope ends the writable side", () =>
+      Effect.gen(function*() {
+        const server = yield* listenPlain()
+        const { netSocket, peer, socket } = yield* socketPair(server)
+        const peerEnded = yield* Deferred.make<void>()
+        peer.on("end", () => Deferred.unsafeDone(peerEnded, Effect.void))
+        peer.resume()
+        const scope = yield* Scope.make()
+        const write = yield* socket.writer.pipe(Scope.extend(scope))
+        yield* write("bye")
+        yield* Scope.close(scope, Exit.void)
+        assert.isTrue(netSocket.writableEnded)
+        yield* Deferred.await(peerEnded).pipe(Effect.timeout("5 seconds"))
+        const error = yield* write("late").pipe(Effect.flip)
+        assert.strictEqual(error.reason, "Write")
+      }), 10_000)
+  })
 })
