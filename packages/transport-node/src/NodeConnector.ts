@@ -34,7 +34,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { peerAddress } from "./internal/address.js"
-import { fromNetSocket } from "./internal/netSocket.js"
+import { fromNetSocket, writeChunks } from "./internal/netSocket.js"
 
 /**
  * The options `connect` passes to `net.createConnection`.
@@ -164,7 +164,8 @@ const connect = (config: TransportConfig): Effect.Effect<Connector.Connection, C
       resume: () => {
         paused = false
         if (netSocket.listenerCount("data") > 0) netSocket.resume()
-      }
+      },
+      write: writeChunks(netSocket)
     }
   })
 

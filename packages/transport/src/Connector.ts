@@ -34,6 +34,15 @@ export interface Connection {
   readonly pause: () => void
   /** Starts reading again after `pause`. Idempotent. */
   readonly resume: () => void
+  /**
+   * Optional: writes `chunks` in order without an Effect and calls `done` once, with `undefined` when the
+   * connection accepted the last of them, or with the error. A connection that offers it is written through
+   * it, straight from the sending fiber, instead of through `socket.writer` and a writer fiber; the bytes
+   * and their order are the same either way.
+   *
+   * @since 0.2.0
+   */
+  readonly write?: ((chunks: ReadonlyArray<Uint8Array>, done: (error: unknown) => void) => void) | undefined
 }
 
 /**

@@ -211,3 +211,30 @@ export const fromNetSocket = (socket: Net.Socket): Socket.Socket => {
 
   return Socket.Socket.of({ [Socket.TypeId]: Socket.TypeId, run, runRaw: run, writer })
 }
+
+/**
+ * Writes chunks straight to the socket, without an Effect: the connection's optional raw write, which the
+ * transport uses instead of the writer so that a send needs no fiber of its own. Several chunks are corked
+ * into one system write where Node can; `done` comes once, after the last chunk was accepted or with the
+ * error. A socket that is destroyed or ended fails, as the writer does, rather than raising Node's
+ * write-after-end error.
+ *
+ * @internal
+ */
+export const writeChunks =
+  (socket: Net.Socket) => (chunks: ReadonlyArray<Uint8Array>, done: (error: unknown) => void): void => {
+    if (socket.destroyed || socket.writableEnded) {
+      const error = writeClosedError(socket)
+      queueMicrotask(() => done(error))
+      return
+    }
+    const last = chunks.length - 1
+    if (last === 0) {
+      socket.write(chunks[0]!, done)
+      return
+    }
+    socket.cork()
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!)
+    socket.write(chunks[last]!, done)
+    socket.uncork()
+  }

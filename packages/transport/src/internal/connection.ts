@@ -110,7 +110,8 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
       Effect.forkScoped
     )
 
-    yield* Effect.gen(function*() {
+    // Without a raw write, one writer fiber drains the outbox through the socket's writer.
+    const writer = Effect.gen(function*() {
       while (true) {
         const batch = yield* outbox.takeBatch
         const result = yield* Effect.either(Effect.forEach(writePlan(batch), writeBytes, { discard: true }))
@@ -122,6 +123,20 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
         countBytesOut(done.bytes)
       }
     }).pipe(Effect.ignore, Effect.forkScoped)
+
+    const write = connection.write
+    if (write !== undefined) {
+      outbox.attach({
+        write,
+        written: (frames, bytes) => {
+          countFramesOut(frames)
+          countBytesOut(bytes)
+        },
+        failed: (cause) => drop(new ConnectionError({ reason: "Write", address, generation, cause }))
+      }, writePlan)
+    } else {
+      yield* writer
+    }
 
     if (Option.isSome(config.idleTimeout)) {
       const idleMillis = Duration.toMillis(config.idleTimeout.value)

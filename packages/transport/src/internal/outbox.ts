@@ -33,8 +33,24 @@ const enum EntryState {
 }
 
 /**
+ * Where a connection that can write without an Effect hands its batches: `write` takes the chunks of one
+ * batch, in order, and calls `done` once, when the connection accepted the last of them or failed.
+ *
+ * @internal
+ */
+export interface Sink {
+  readonly write: (chunks: ReadonlyArray<Uint8Array>, done: (error: unknown) => void) => void
+  /** The batch was accepted; its frames and bytes, for the metrics. */
+  readonly written: (frames: number, bytes: number) => void
+  /** The connection failed a write. */
+  readonly failed: (cause: unknown) => void
+}
+
+/**
  * The outbound side of one connection: a byte budget for everything accepted but not yet written, and a queue
- * that one writer fiber drains in batches.
+ * drained in batches, one batch at a time, either by a writer fiber (`takeBatch`, `completeBatch`) or, when a
+ * `Sink` is attached, straight from the send that finds the connection idle and from each write's callback:
+ * then no fiber waits for work and a send costs no hop to another fiber.
  *
  * Why a hand-made queue rather than an Effect `Queue` plus a `Semaphore`: a send must fail the moment its
  * connection drops, whatever it is waiting on (budget, queue or the socket's write callback), and a send that
@@ -49,6 +65,9 @@ export class Outbox<E> {
   private used = 0
   private failure: E | undefined = undefined
   private wakeWriter: (() => void) | undefined = undefined
+  private sink: Sink | undefined = undefined
+  /** A batch is with the sink and its `done` has not come yet. */
+  private sinkBusy = false
 
   constructor(
     /** Bytes that may be accepted but not yet written at once. A larger single frame is let in alone. */
@@ -84,6 +103,39 @@ export class Outbox<E> {
         })
       }
       return Effect.sync(() => this.cancel(entry))
+    })
+  }
+
+  /**
+   * Writes through `sink` from now on, instead of through a writer fiber. Attach it before the first offer.
+   * `plan` turns a batch's parts into the chunks to write.
+   */
+  attach(sink: Sink, plan: (parts: ReadonlyArray<Uint8Array>) => ReadonlyArray<Uint8Array>): void {
+    this.sink = sink
+    this.plan = plan
+    this.drainToSink()
+  }
+
+  private plan: (parts: ReadonlyArray<Uint8Array>) => ReadonlyArray<Uint8Array> = (parts) => parts
+
+  private drainToSink(): void {
+    const sink = this.sink
+    if (sink === undefined || this.sinkBusy || this.failure !== undefined || this.queued.length === 0) return
+    const parts = this.startBatch()
+    if (parts.length === 0) {
+      // Every queued entry had given up before its turn: nothing to write.
+      this.completeBatch()
+      return
+    }
+    this.sinkBusy = true
+    sink.write(this.plan(parts), (error) => {
+      this.sinkBusy = false
+      // A connection that dropped has failed this batch's sends already.
+      if (this.failure !== undefined) return
+      if (error !== undefined && error !== null) return sink.failed(error)
+      const done = this.completeBatch()
+      sink.written(done.frames, done.bytes)
+      this.drainToSink()
     })
   }
 
@@ -212,6 +264,7 @@ export class Outbox<E> {
   }
 
   private wake(): void {
+    if (this.sink !== undefined) return this.drainToSink()
     const wake = this.wakeWriter
     if (wake !== undefined) {
       this.wakeWriter = undefined
