@@ -48,6 +48,8 @@ before(() => {
     JSON.stringify({ name: "rocketmq-effect-consumer", private: true, type: "module" }, null, 2)
   )
   for (const file of Fs.readdirSync(fixtures)) Fs.copyFileSync(Path.join(fixtures, file), Path.join(project, file))
+  // The same consumer as a CommonJS module: its imports then resolve through the `require` conditions.
+  Fs.copyFileSync(Path.join(fixtures, "app.ts"), Path.join(project, "app.cts"))
   const install = run(
     "npm",
     ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs.map((t) => t.file), ...registryDependencies],

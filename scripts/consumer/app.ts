@@ -1,5 +1,6 @@
 // A TypeScript consumer, type-checked (not run) under strict settings with NodeNext and with Bundler
-// resolution: the packages' declarations must hold up under what careful projects use.
+// resolution: the packages' declarations must hold up under what careful projects use. The consumer test
+// also checks it as `app.cts` (NodeNext only), a CommonJS module reaching the `require` conditions.
 import { ConnectionState, Framing, TestConnector, Transport, TransportError } from "@rocketmq-effect/transport"
 import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
 import type * as TransportClient from "@rocketmq-effect/transport/TransportClient"

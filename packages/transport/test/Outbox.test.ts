@@ -30,12 +30,20 @@ const recordingSink = () => {
   }
 }
 
+const newOutbox = () => new Outbox<string>(1024, 64 * 1024)
+
+/** An outbox writing through a recording sink. */
+const attached = () => {
+  const outbox = newOutbox()
+  const recorder = recordingSink()
+  outbox.attach(recorder.sink, (parts) => parts)
+  return [outbox, recorder] as const
+}
+
 describe("Outbox with a sink", () => {
   it.effect("writes a send from the sending fiber at once, and batches what comes while a write is out", () =>
     Effect.gen(function*() {
-      const outbox = new Outbox<string>(1024, 64 * 1024)
-      const recorder = recordingSink()
-      outbox.attach(recorder.sink, (parts) => parts)
+      const [outbox, recorder] = attached()
       const first = yield* Effect.fork(outbox.offer([bytes(1)]))
       yield* Effect.yieldNow()
       // Handed to the sink by the offer itself: no writer fiber was involved.
@@ -56,9 +64,7 @@ describe("Outbox with a sink", () => {
 
   it.effect("a failed write reports the cause and settles nobody; fail() then fails the sends", () =>
     Effect.gen(function*() {
-      const outbox = new Outbox<string>(1024, 64 * 1024)
-      const recorder = recordingSink()
-      outbox.attach(recorder.sink, (parts) => parts)
+      const [outbox, recorder] = attached()
       const send = yield* Effect.fork(outbox.offer([bytes(1)]))
       yield* Effect.yieldNow()
       recorder.complete(new Error("EPIPE"))
@@ -71,9 +77,7 @@ describe("Outbox with a sink", () => {
 
   it.effect("a write that completes after the connection dropped changes nothing", () =>
     Effect.gen(function*() {
-      const outbox = new Outbox<string>(1024, 64 * 1024)
-      const recorder = recordingSink()
-      outbox.attach(recorder.sink, (parts) => parts)
+      const [outbox, recorder] = attached()
       const send = yield* Effect.fork(outbox.offer([bytes(1)]))
       yield* Effect.yieldNow()
       outbox.fail("Disconnected")
@@ -87,7 +91,7 @@ describe("Outbox with a sink", () => {
 
   it.effect("sends queued before the sink is attached are written when it is", () =>
     Effect.gen(function*() {
-      const outbox = new Outbox<string>(1024, 64 * 1024)
+      const outbox = newOutbox()
       const send = yield* Effect.fork(outbox.offer([bytes(7)]))
       yield* Effect.yieldNow()
       const recorder = recordingSink()
