@@ -110,32 +110,25 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
       Effect.forkScoped
     )
 
-    // Without a raw write, one writer fiber drains the outbox through the socket's writer.
-    const writer = Effect.gen(function*() {
-      while (true) {
-        const batch = yield* outbox.takeBatch
-        const result = yield* Effect.either(Effect.forEach(writePlan(batch), writeBytes, { discard: true }))
-        if (Either.isLeft(result)) {
-          return drop(new ConnectionError({ reason: "Write", address, generation, cause: result.left }))
-        }
-        const done = outbox.completeBatch()
-        countFramesOut(done.frames)
-        countBytesOut(done.bytes)
-      }
-    }).pipe(Effect.ignore, Effect.forkScoped)
-
+    const written = (frames: number, bytes: number) => {
+      countFramesOut(frames)
+      countBytesOut(bytes)
+    }
+    const failed = (cause: unknown) => drop(new ConnectionError({ reason: "Write", address, generation, cause }))
     const write = connection.write
     if (write !== undefined) {
-      outbox.attach({
-        write,
-        written: (frames, bytes) => {
-          countFramesOut(frames)
-          countBytesOut(bytes)
-        },
-        failed: (cause) => drop(new ConnectionError({ reason: "Write", address, generation, cause }))
-      }, writePlan)
+      outbox.attach({ write, written, failed }, writePlan)
     } else {
-      yield* writer
+      // Without a raw write, one writer fiber drains the outbox through the socket's writer.
+      yield* Effect.gen(function*() {
+        while (true) {
+          const batch = yield* outbox.takeBatch
+          const result = yield* Effect.either(Effect.forEach(writePlan(batch), writeBytes, { discard: true }))
+          if (Either.isLeft(result)) return failed(result.left)
+          const done = outbox.completeBatch()
+          written(done.frames, done.bytes)
+        }
+      }).pipe(Effect.ignore, Effect.forkScoped)
     }
 
     if (Option.isSome(config.idleTimeout)) {
