@@ -1,48 +1,10 @@
-// The same program as app.mjs, as a plain CommonJS module: everything comes in through require().
+// The same program as a plain CommonJS module: the packages come in through require().
 "use strict"
 const { Framing, Transport } = require("@rocketmq-effect/transport")
 const TransportConfig = require("@rocketmq-effect/transport/TransportConfig")
 const { NodeTransport, TransportServer } = require("@rocketmq-effect/transport-node")
 const { Effect } = require("effect")
+const roundTrips = require("./roundTrips.cjs")
 
-const texts = ["one", "two", "three"]
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-const program = Effect.gen(function*() {
-  const server = yield* TransportServer.make({ host: "127.0.0.1", port: 0 })
-  yield* server.serve(TransportServer.echo)
-  const port = server.address.port
-
-  const viaEffect = yield* Effect.gen(function*() {
-    const transport = yield* Transport.Transport
-    yield* transport.awaitConnected
-    const replies = []
-    for (const text of texts) {
-      yield* transport.send(encoder.encode(text))
-      replies.push(decoder.decode(yield* transport.recvPkg({ timeout: "5 seconds" })))
-    }
-    return replies
-  }).pipe(Effect.provide(NodeTransport.layer({ host: "127.0.0.1", port, maxRetries: 3 })))
-
-  const viaPromise = yield* Effect.promise(async () => {
-    const config = await Effect.runPromise(TransportConfig.make({ host: "127.0.0.1", port, maxRetries: 3 }))
-    const client = await NodeTransport.makeClient(config)
-    try {
-      await client.awaitConnected()
-      const replies = []
-      for (const text of texts) {
-        await client.send(encoder.encode(text))
-        replies.push(decoder.decode(await client.recvPkg({ timeout: "5 seconds" })))
-      }
-      return replies
-    } finally {
-      await client.stop()
-    }
-  })
-
-  const framed = yield* Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
-  return { format: "cjs", effect: viaEffect, promise: viaPromise, framedBytes: framed.length }
-})
-
-Effect.runPromise(Effect.scoped(program)).then((result) => console.log(JSON.stringify(result)))
+roundTrips({ Effect, Framing, NodeTransport, Transport, TransportConfig, TransportServer }, "cjs")
+  .then((result) => console.log(JSON.stringify(result)))

@@ -1,49 +1,10 @@
-// A plain Node ES module using the installed packages: an echo server, one connection through the Effect API,
-// one through the Promise API. Prints one line of JSON; a healthy run prints nothing else.
+// A plain Node ES module using the installed packages through `import`. Prints one line of JSON; a healthy
+// run prints nothing else.
 import { Framing, Transport } from "@rocketmq-effect/transport"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import { NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
 import { Effect } from "effect"
+import roundTrips from "./roundTrips.cjs"
 
-const texts = ["one", "two", "three"]
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-const program = Effect.gen(function*() {
-  const server = yield* TransportServer.make({ host: "127.0.0.1", port: 0 })
-  yield* server.serve(TransportServer.echo)
-  const port = server.address.port
-
-  const viaEffect = yield* Effect.gen(function*() {
-    const transport = yield* Transport.Transport
-    yield* transport.awaitConnected
-    const replies = []
-    for (const text of texts) {
-      yield* transport.send(encoder.encode(text))
-      replies.push(decoder.decode(yield* transport.recvPkg({ timeout: "5 seconds" })))
-    }
-    return replies
-  }).pipe(Effect.provide(NodeTransport.layer({ host: "127.0.0.1", port, maxRetries: 3 })))
-
-  const viaPromise = yield* Effect.promise(async () => {
-    const config = await Effect.runPromise(TransportConfig.make({ host: "127.0.0.1", port, maxRetries: 3 }))
-    const client = await NodeTransport.makeClient(config)
-    try {
-      await client.awaitConnected()
-      const replies = []
-      for (const text of texts) {
-        await client.send(encoder.encode(text))
-        replies.push(decoder.decode(await client.recvPkg({ timeout: "5 seconds" })))
-      }
-      return replies
-    } finally {
-      await client.stop()
-    }
-  })
-
-  const framed = yield* Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
-  return { format: "esm", effect: viaEffect, promise: viaPromise, framedBytes: framed.length }
-})
-
-const result = await Effect.runPromise(Effect.scoped(program))
+const result = await roundTrips({ Effect, Framing, NodeTransport, Transport, TransportConfig, TransportServer }, "esm")
 console.log(JSON.stringify(result))

@@ -1,0 +1,47 @@
+// The consumer programs' shared body. `app.mjs` hands it the packages as `import` loads them (the ES module
+// builds), `app.cjs` as `require` loads them (the CommonJS builds): an echo server, one connection through the
+// Effect API, one through the Promise API, and a frame encoded. Resolves with what the program prints.
+"use strict"
+
+const texts = ["one", "two", "three"]
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+module.exports = ({ Effect, Framing, NodeTransport, Transport, TransportConfig, TransportServer }, format) => {
+  const program = Effect.gen(function*() {
+    const server = yield* TransportServer.make({ host: "127.0.0.1", port: 0 })
+    yield* server.serve(TransportServer.echo)
+    const port = server.address.port
+
+    const viaEffect = yield* Effect.gen(function*() {
+      const transport = yield* Transport.Transport
+      yield* transport.awaitConnected
+      const replies = []
+      for (const text of texts) {
+        yield* transport.send(encoder.encode(text))
+        replies.push(decoder.decode(yield* transport.recvPkg({ timeout: "5 seconds" })))
+      }
+      return replies
+    }).pipe(Effect.provide(NodeTransport.layer({ host: "127.0.0.1", port, maxRetries: 3 })))
+
+    const viaPromise = yield* Effect.promise(async () => {
+      const config = await Effect.runPromise(TransportConfig.make({ host: "127.0.0.1", port, maxRetries: 3 }))
+      const client = await NodeTransport.makeClient(config)
+      try {
+        await client.awaitConnected()
+        const replies = []
+        for (const text of texts) {
+          await client.send(encoder.encode(text))
+          replies.push(decoder.decode(await client.recvPkg({ timeout: "5 seconds" })))
+        }
+        return replies
+      } finally {
+        await client.stop()
+      }
+    })
+
+    const framed = yield* Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
+    return { format, effect: viaEffect, promise: viaPromise, framedBytes: framed.length }
+  })
+  return Effect.runPromise(Effect.scoped(program))
+}
