@@ -107,7 +107,7 @@ export class Outbox<E> {
   }
 
   /**
-   * Writes through `sink` from now on, instead of through a writer fiber. Attach it before the first offer.
+   * Writes through `sink` from now on, instead of through a writer fiber; what was queued before goes out at once.
    * `plan` turns a batch's parts into the chunks to write.
    */
   attach(sink: Sink, plan: (parts: ReadonlyArray<Uint8Array>) => ReadonlyArray<Uint8Array>): void {
