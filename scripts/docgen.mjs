@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url"
 const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const docgen = Path.join(root, "node_modules", "@effect", "docgen", "bin.cjs")
 
-for (const dir of ["packages/transport", "packages/transport-node", "packages/cli"]) {
+const packages = ["packages/transport", "packages/transport-node", "packages/cli"]
+
+for (const dir of packages) {
   const started = Date.now()
   const result = spawnSync(process.execPath, [docgen], { cwd: Path.join(root, dir), encoding: "utf8" })
   if (result.status !== 0) {
@@ -20,7 +22,9 @@ for (const dir of ["packages/transport", "packages/transport-node", "packages/cl
 
 const ci = process.env.CI
 if (ci !== undefined && ci !== "" && ci !== "false") {
-  const status = spawnSync("git", ["status", "--porcelain", "--", "packages/*/docs"], { cwd: root, encoding: "utf8" })
+  // Each docs folder by name: a pathspec like `packages/*/docs` matches no file below those folders.
+  const docs = packages.map((dir) => `${dir}/docs`)
+  const status = spawnSync("git", ["status", "--porcelain", "--", ...docs], { cwd: root, encoding: "utf8" })
   if (status.stdout.trim() !== "") {
     console.error(`the API docs are stale: run pnpm docgen and commit packages/*/docs\n${status.stdout}`)
     process.exit(1)
