@@ -31,10 +31,10 @@ import { ConnectionError } from "@rocketmq-effect/transport/TransportError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { peerAddress } from "./internal/address.js"
-import { fromNetSocket, writeChunks } from "./internal/netSocket.js"
+import { fromNetSocket, readChunks, writeChunks } from "./internal/netSocket.js"
 
 /**
  * The options `connect` passes to `net.createConnection`.
@@ -129,16 +129,16 @@ const awaitConnect = (netSocket: Net.Socket, address: string): Effect.Effect<voi
 const connect = (config: TransportConfig): Effect.Effect<Connector.Connection, ConnectionError, Scope.Scope> =>
   Effect.gen(function*() {
     const address = config.address
-    const netSocket = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const created = Net.createConnection(socketOptions(config))
-        // A run listens for errors only while it runs; this listener stays for the socket's whole life so that
-        // an error outside a run never becomes an uncaught exception. `netSocket.errored` keeps the error.
-        created.on("error", () => {})
-        return created
-      }),
-      (netSocket) => Effect.sync(() => netSocket.destroy())
-    )
+    const scope = yield* Effect.scope
+    // Added to the scope directly rather than by `acquireRelease`, which would keep the fiber's refs (and so
+    // the connect span) for the connection's whole life, only to run a `destroy` that needs none of them.
+    const netSocket = yield* Effect.uninterruptible(Effect.suspend(() => {
+      const created = Net.createConnection(socketOptions(config))
+      // A run listens for errors only while it runs; this listener stays for the socket's whole life so that
+      // an error outside a run never becomes an uncaught exception. `netSocket.errored` keeps the error.
+      created.on("error", () => {})
+      return Effect.as(Scope.addFinalizer(scope, Effect.sync(() => created.destroy())), created)
+    }))
     yield* awaitConnect(netSocket, address)
 
     // A run attaches its listeners when it starts. A socket that already failed or closed by then would never
@@ -165,7 +165,8 @@ const connect = (config: TransportConfig): Effect.Effect<Connector.Connection, C
         paused = false
         if (netSocket.listenerCount("data") > 0) netSocket.resume()
       },
-      write: writeChunks(netSocket)
+      write: writeChunks(netSocket),
+      read: readChunks(netSocket)
     }
   })
 

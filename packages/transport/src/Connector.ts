@@ -43,6 +43,18 @@ export interface Connection {
    * @since 0.2.0
    */
   readonly write?: ((chunks: ReadonlyArray<Uint8Array>, done: (error: unknown) => void) => void) | undefined
+  /**
+   * Optional: starts reading without an Effect. `onChunk` is called synchronously with each chunk, and
+   * `onEnd` once, with `undefined` when the peer ended the connection cleanly, or with the error (a close
+   * with neither is an error too). Reading stops when the connection's scope closes. A connection that offers
+   * it is read through it instead of through `socket.run`, so that an idle connection needs no fiber; the
+   * bytes, their order and the way it ends are the same either way.
+   *
+   * @since 0.2.0
+   */
+  readonly read?:
+    | ((onChunk: (chunk: Uint8Array) => void, onEnd: (error: unknown) => void) => void)
+    | undefined
 }
 
 /**

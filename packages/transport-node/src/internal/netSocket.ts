@@ -238,3 +238,46 @@ export const writeChunks =
     socket.write(chunks[last]!, done)
     socket.uncork()
   }
+
+/**
+ * Reads the socket without an Effect: the connection's optional raw read, which the transport uses instead
+ * of `run` so that an idle connection parks no fiber. It ends as `run` does (a clean end from the peer with
+ * `undefined`; an `'error'` with it; a `'close'` with neither with a `SocketCloseError`), once, and a socket
+ * already destroyed ends at once. A throwing `onChunk` ends it with what was thrown. The listeners stay until
+ * it ends; the socket's owner destroys the socket, which ends it.
+ *
+ * @internal
+ */
+export const readChunks =
+  (socket: Net.Socket) => (onChunk: (chunk: Uint8Array) => void, onEnd: (error: unknown) => void): void => {
+    if (socket.destroyed) {
+      const error = closedError(socket)
+      queueMicrotask(() => onEnd(error))
+      return
+    }
+    let ended = false
+    const finish = (error: unknown) => {
+      if (ended) return
+      ended = true
+      socket.off("data", onData)
+      socket.off("end", onFinish)
+      socket.off("error", onError)
+      socket.off("close", onClose)
+      onEnd(error)
+    }
+    const onData = (chunk: Uint8Array) => {
+      try {
+        onChunk(chunk)
+      } catch (defect) {
+        finish(defect)
+      }
+    }
+    const onFinish = () => finish(undefined)
+    const onError = (cause: Error) => finish(new Socket.SocketGenericError({ reason: "Read", cause }))
+    const onClose = (hadError: boolean) =>
+      finish(new Socket.SocketCloseError({ reason: "Close", code: hadError ? 1006 : 1000 }))
+    socket.on("data", onData)
+    socket.on("end", onFinish)
+    socket.on("error", onError)
+    socket.on("close", onClose)
+  }

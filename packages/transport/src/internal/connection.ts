@@ -1,10 +1,8 @@
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as ConnectionState from "../ConnectionState.js"
 import type { ConnectorService } from "../Connector.js"
 import * as Framing from "../Framing.js"
@@ -18,14 +16,6 @@ import type { Meters } from "./meters.js"
 import { Outbox } from "./outbox.js"
 import type { TransportState } from "./transportState.js"
 import { WRITE_BATCH_BYTES, writePlan } from "./writePlan.js"
-
-/**
- * Decides, and publishes, what follows the end of a connection (`upFor`: how long it was up, none when
- * connecting failed): the delay before the next attempt, none when there is none.
- *
- * @internal
- */
-export type OnDown = (cause: TransportError, upFor: Option.Option<number>) => Effect.Effect<Option.Option<number>>
 
 /**
  * What a connection needs of its transport.
@@ -46,45 +36,56 @@ export interface Host {
 }
 
 /**
- * Connects once and serves the connection until it drops, then returns what `onDown` decided.
- *
- * The connection has a scope, a generation and fibers of its own: a reader feeding its `Source`, a writer
- * draining its `Outbox`, and an idle timer; the first of them to see the connection end completes `dropped`
- * with why. Everything pending on it fails before `onDown` runs, and `onDown` runs while the connection
- * still exists, so nobody sees "connected" with no connection behind it.
+ * A connection that is up.
  *
  * @internal
  */
-export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<number>> =>
-  Effect.scoped(Effect.gen(function*() {
+export interface Opened {
+  readonly live: Live
+  /** When it came up. */
+  readonly upAt: number
+}
+
+/**
+ * Connects once, in `scope`, and sets the connection up: its `Source` and `Outbox` in the link, reading,
+ * writing and the idle timer started, `Connected` published. Returns once it is up; nothing waits on it
+ * afterwards. Fails with why connecting failed; `undefined` when the transport left `Connecting` meanwhile.
+ *
+ * `dropped` is called, possibly several times and from any callback, with why the connection ended: the
+ * first call is the one that counts. It can come before `open` returns.
+ *
+ * How it reads and writes: through the connection's raw `read` and `write` where it has them, so that an
+ * idle connection parks no fiber (bytes and write completions arrive as callbacks); otherwise a reader fiber
+ * runs `socket.run` and a writer fiber drains the outbox through `socket.writer`, both in `scope`.
+ *
+ * @internal
+ */
+export const open = (
+  host: Host,
+  scope: Scope.Scope,
+  dropped: (cause: TransportError) => void
+): Effect.Effect<Opened | undefined, TransportError> =>
+  Effect.gen(function*() {
     const { config, inbound, link, metrics, now, state } = host
     const address = config.address
     yield* state.publish(ConnectionState.Event.Connect({ address }))
     yield* Metric.increment(metrics.connectAttempts)
-    const opened = yield* Effect.either(
-      host.connector.connect(config).pipe(
-        Effect.timeoutFail({
-          duration: config.connectTimeout,
-          onTimeout: () => new TimeoutError({ operation: "connect", timeout: config.connectTimeout, address })
-        }),
-        Effect.withSpan("rocketmq.transport.connect", { attributes: { address } })
-      )
+    const connection = yield* Scope.extend(host.connector.connect(config), scope).pipe(
+      Effect.timeoutFail({
+        duration: config.connectTimeout,
+        onTimeout: () => new TimeoutError({ operation: "connect", timeout: config.connectTimeout, address })
+      }),
+      // No stack trace: capturing one costs more than the rest of the span.
+      Effect.withSpan("rocketmq.transport.connect", { attributes: { address }, captureStackTrace: false })
     )
-    if (Either.isLeft(opened)) return yield* onDown(opened.left, Option.none())
-    const connection = opened.right
     const before = yield* state.get
-    if (before._tag !== "Connecting") return Option.none<number>()
+    if (before._tag !== "Connecting") return undefined
     const generation = before.generation + 1
-    const writeBytes = yield* connection.socket.writer
-    const dropped = yield* Deferred.make<TransportError>()
-    const drop = (cause: TransportError) => Deferred.unsafeDone(dropped, Exit.succeed(cause))
     const upAt = now()
-    const source = new Source(generation, Framing.makeDecoder(host.framing), connection, drop, upAt)
+    const source = new Source(generation, Framing.makeDecoder(host.framing), connection, dropped, upAt)
     const outbox = new Outbox<ConnectionError | ConnectionClosedError>(host.outboundBudget, WRITE_BATCH_BYTES)
     const live: Live = { generation, source, outbox }
     link.up(live)
-    yield* state.publish(ConnectionState.Event.ConnectSuccess({ address: connection.remoteAddress }))
-    if (generation > 1) yield* Metric.increment(metrics.reconnects)
 
     const { countBytesIn, countBytesOut, countFramesOut } = metrics
     const checkLengthsOnArrival = host.checkLengthsOnArrival
@@ -95,40 +96,43 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
       decoder.push(chunk)
       const bad = checkLengthsOnArrival ? decoder.headError() : undefined
       if (bad !== undefined) {
-        drop(new ConnectionError({ reason: "Protocol", address, generation, cause: bad }))
+        dropped(new ConnectionError({ reason: "Protocol", address, generation, cause: bad }))
         return
       }
       inbound.arrived(source)
     }
+    const peerClosed = () => dropped(new ConnectionError({ reason: "PeerClosed", address, generation }))
+    const readFailed = (cause: unknown) => dropped(new ConnectionError({ reason: "Read", address, generation, cause }))
 
-    yield* connection.socket.run(onChunk).pipe(
-      Effect.matchCause({
-        onSuccess: () => new ConnectionError({ reason: "PeerClosed", address, generation }),
-        onFailure: (cause) => new ConnectionError({ reason: "Read", address, generation, cause })
-      }),
-      Effect.flatMap((error) => Deferred.succeed(dropped, error)),
-      Effect.forkScoped
-    )
+    if (connection.read !== undefined) {
+      connection.read(onChunk, (error) => error === undefined ? peerClosed() : readFailed(error))
+    } else {
+      yield* connection.socket.run(onChunk).pipe(
+        Effect.matchCause({ onSuccess: peerClosed, onFailure: readFailed }),
+        Effect.forkIn(scope)
+      )
+    }
 
     const written = (frames: number, bytes: number) => {
       countFramesOut(frames)
       countBytesOut(bytes)
     }
-    const failed = (cause: unknown) => drop(new ConnectionError({ reason: "Write", address, generation, cause }))
+    const failed = (cause: unknown) => dropped(new ConnectionError({ reason: "Write", address, generation, cause }))
     const write = connection.write
     if (write !== undefined) {
       outbox.attach({ write, written, failed }, writePlan)
     } else {
+      const writeBytes = yield* Scope.extend(connection.socket.writer, scope)
       // Without a raw write, one writer fiber drains the outbox through the socket's writer.
       yield* Effect.gen(function*() {
         while (true) {
           const batch = yield* outbox.takeBatch
           const result = yield* Effect.either(Effect.forEach(writePlan(batch), writeBytes, { discard: true }))
-          if (Either.isLeft(result)) return failed(result.left)
+          if (result._tag === "Left") return failed(result.left)
           const done = outbox.completeBatch()
           written(done.frames, done.bytes)
         }
-      }).pipe(Effect.ignore, Effect.forkScoped)
+      }).pipe(Effect.ignore, Effect.forkIn(scope))
     }
 
     if (Option.isSome(config.idleTimeout)) {
@@ -137,13 +141,13 @@ export const serve = (host: Host, onDown: OnDown): Effect.Effect<Option.Option<n
         while (true) {
           // While paused the peer is not idle: we are not reading.
           const quiet = source.paused ? 0 : now() - source.lastActivity
-          if (quiet >= idleMillis) return drop(new ConnectionError({ reason: "Idle", address, generation }))
+          if (quiet >= idleMillis) return dropped(new ConnectionError({ reason: "Idle", address, generation }))
           yield* Effect.sleep(Duration.millis(idleMillis - quiet))
         }
-      }).pipe(Effect.forkScoped)
+      }).pipe(Effect.forkIn(scope))
     }
 
-    const cause = yield* Deferred.await(dropped)
-    link.down(live, cause)
-    return yield* onDown(cause, Option.some(now() - upAt))
-  }))
+    yield* state.publish(ConnectionState.Event.ConnectSuccess({ address: connection.remoteAddress }))
+    if (generation > 1) yield* Metric.increment(metrics.reconnects)
+    return { live, upAt }
+  })

@@ -22,7 +22,7 @@ import { Inbound, takeFrame, takeFrames } from "./inbound.js"
 import { Link } from "./link.js"
 import type { Metrics } from "./meters.js"
 import { tagged } from "./meters.js"
-import * as Supervisor from "./supervisor.js"
+import { Supervisor } from "./supervisor.js"
 import { TransportState } from "./transportState.js"
 import { checkFramed, framePayload, framePayloads } from "./writePlan.js"
 
@@ -71,8 +71,8 @@ export const make = (
     // runtime captured here, so they see this scope's services and clock; the finalizer interrupts them.
     const fork = Runtime.runFork(yield* Effect.runtime<never>())
     const fibers = new Set<Fiber.RuntimeFiber<void>>()
-    const forkOwned = (effect: Effect.Effect<void>): Fiber.RuntimeFiber<void> => {
-      const fiber = fork(effect)
+    const forkOwned = (effect: Effect.Effect<void>, options?: Runtime.RunForkOptions): Fiber.RuntimeFiber<void> => {
+      const fiber = fork(effect, options)
       fibers.add(fiber)
       fiber.addObserver(() => fibers.delete(fiber))
       return fiber
@@ -183,39 +183,26 @@ export const make = (
       checkLengthsOnArrival: settings.checkLengthsOnArrival,
       framing
     }
-    const supervisor = Supervisor.make({
+    const supervisor = new Supervisor({
       schedule: settings.schedule,
       stableAfterMillis: Duration.toMillis(settings.stableAfter),
       now,
       state,
       link,
-      serve: (onDown) => Connection.serve(host, onDown)
+      open: (scope, dropped) => Connection.open(host, scope, dropped),
+      fork: forkOwned
     })
-    let supervisorFiber: Fiber.RuntimeFiber<void> | undefined = undefined
-    const runSupervisor = () => {
-      if (supervisorFiber !== undefined) return
-      const fiber = forkOwned(supervisor)
-      supervisorFiber = fiber
-      fiber.addObserver(() => {
-        if (supervisorFiber === fiber) supervisorFiber = undefined
-      })
-    }
 
     const start = Effect.suspend(() => {
       if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "start" }))
-      return state.rearm.pipe(
-        Effect.zipRight(Effect.sync(runSupervisor)),
-        Effect.asVoid
-      )
+      return Effect.zipRight(state.rearm, Effect.sync(() => supervisor.start()))
     })
 
     const stop = Effect.suspend(() => {
       if (link.closed) return Effect.void
       link.close(new ConnectionClosedError({ address, operation: "send" }))
       return state.publish(ConnectionState.Event.Close()).pipe(
-        Effect.zipRight(
-          Effect.suspend(() => supervisorFiber === undefined ? Effect.void : Fiber.interrupt(supervisorFiber))
-        ),
+        Effect.zipRight(supervisor.stop),
         Effect.ensuring(Effect.sync(() => inbound.release()))
       )
     }).pipe(Effect.uninterruptible)
