@@ -37,8 +37,28 @@ export interface Meters {
   readonly state: Metric.Metric.Gauge<number>
 }
 
+/**
+ * Meters are shared by the transports of one address: an idle transport should not carry seven metric objects
+ * of its own. Kept as long as the `Metrics` are, as Effect's metric registry keeps each address's counters.
+ */
+const cache = new WeakMap<Metrics, Map<string, Meters>>()
+
 /** @internal */
 export const tagged = (metrics: Metrics, address: string): Meters => {
+  let byAddress = cache.get(metrics)
+  if (byAddress === undefined) {
+    byAddress = new Map()
+    cache.set(metrics, byAddress)
+  }
+  let meters = byAddress.get(address)
+  if (meters === undefined) {
+    meters = make(metrics, address)
+    byAddress.set(address, meters)
+  }
+  return meters
+}
+
+const make = (metrics: Metrics, address: string): Meters => {
   const tags: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("address", address)]
   return {
     countFramesIn: (frames) => metrics.framesIn.unsafeUpdate(frames, tags),
