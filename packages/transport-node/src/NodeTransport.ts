@@ -24,6 +24,7 @@
  *
  * @since 0.1.0
  */
+import * as Connector from "@rocketmq-effect/transport/Connector"
 import * as Transport from "@rocketmq-effect/transport/Transport"
 import * as TransportClient from "@rocketmq-effect/transport/TransportClient"
 import type { TransportConfig, TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
@@ -53,6 +54,10 @@ const makeContext = (config: TransportConfig, options: Transport.Options | undef
     (transport) => Context.make(Transport.Transport, transport).pipe(Context.add(NodeTransport, transport))
   )
 
+// The TCP connector provided to the transport directly rather than as a layer of its own: one layer to build
+// per transport, not two.
+const withTcp = Effect.provideServiceEffect(Connector.Connector, NodeConnector.make)
+
 const validate = (
   config: TransportConfig | Partial<TransportConfigInput>
 ): Effect.Effect<TransportConfig, ConfigurationError> =>
@@ -81,8 +86,8 @@ export function layer(
   config: TransportConfig | Partial<TransportConfigInput>,
   options?: Transport.Options
 ): Layer.Layer<Transport.Transport | NodeTransport, ConfigurationError> {
-  return Layer.scopedContext(Effect.flatMap(validate(config), (config) => makeContext(config, options))).pipe(
-    Layer.provide(NodeConnector.layer)
+  return Layer.scopedContext(
+    Effect.flatMap(validate(config), (config) => makeContext(config, options)).pipe(withTcp)
   )
 }
 
@@ -97,9 +102,7 @@ export const layerConfig = (
   config: Config.Config<TransportConfig> = TransportConfigModule.config(),
   options?: Transport.Options
 ): Layer.Layer<Transport.Transport | NodeTransport, ConfigError.ConfigError> =>
-  Layer.scopedContext(Effect.flatMap(config, (config) => makeContext(config, options))).pipe(
-    Layer.provide(NodeConnector.layer)
-  )
+  Layer.scopedContext(Effect.flatMap(config, (config) => makeContext(config, options)).pipe(withTcp))
 
 /**
  * Options of `makeClient`: the transport's and the client runtime's (`logLevel`).
@@ -135,4 +138,10 @@ export interface ClientOptions extends Transport.Options, TransportClient.Option
 export const makeClient = (
   config: TransportConfig | Partial<TransportConfigInput>,
   options?: ClientOptions
-): Promise<TransportClient.TransportClient> => TransportClient.make(layer(config, options), options)
+): Promise<TransportClient.TransportClient> =>
+  TransportClient.fromScoped(
+    Effect.flatMap(validate(config), (config) => Transport.make(config, options)).pipe(
+      Effect.provideServiceEffect(Connector.Connector, NodeConnector.make)
+    ),
+    options
+  )

@@ -25,17 +25,18 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as ConnectionState from "./ConnectionState.js"
 import type { OperationOptions } from "./Transport.js"
+import type { TransportService } from "./Transport.js"
 import { Transport } from "./Transport.js"
 import type { TransportConfig } from "./TransportConfig.js"
 
@@ -87,34 +88,52 @@ const toLogLevel = (level: LogLevel.Literal | LogLevel.LogLevel): LogLevel.LogLe
   typeof level === "string" ? LogLevel.fromLiteral(level) : level
 
 /**
- * Builds `layer` (for TCP: `NodeTransport.layer(config)`) in a `ManagedRuntime` and wraps its transport.
+ * Builds `layer` (for TCP: `NodeTransport.layer(config)`) in a scope of the client's own and wraps its transport.
  * Rejects with the layer's error if it cannot be built.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = async <E>(layer: Layer.Layer<Transport, E>, options?: Options): Promise<TransportClient> => {
+export const make = <E>(layer: Layer.Layer<Transport, E>, options?: Options): Promise<TransportClient> =>
+  fromScoped(Effect.map(Layer.build(layer), Context.get(Transport)), options)
+
+/**
+ * Wraps the transport that `acquire` makes (for example `Transport.make(config)` with a `Connector` provided)
+ * in a scope of the client's own: `stop` closes it. Rejects with `acquire`'s error. Lighter than `make` for
+ * programs that hold many clients: no layer is built.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromScoped = async <E>(
+  acquire: Effect.Effect<TransportService, E, Scope.Scope>,
+  options?: Options
+): Promise<TransportClient> => {
   const logLevel = options?.logLevel
-  const runtime = ManagedRuntime.make(
-    logLevel === undefined ? layer : Layer.provide(layer, Logger.minimumLogLevel(toLogLevel(logLevel)))
-  )
+  // The transport keeps the runtime it was made in, and so the log level, for its own fibers.
+  const level = logLevel === undefined ? undefined : toLogLevel(logLevel)
+  const atLevel = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    level === undefined ? effect : Logger.withMinimumLogLevel(effect, level)
   const settle = <A, E>(exit: Exit.Exit<A, E>): A => {
     if (Exit.isSuccess(exit)) return exit.value
     // Reject with the tagged error itself, not a wrapper, so callers can match on `_tag`.
     throw Cause.squash(exit.cause)
   }
-  const transport = settle(await runtime.runPromiseExit(Transport))
-  // Operations run on the runtime captured here rather than through the `ManagedRuntime`: once `stop` has
-  // disposed that, it only dies with "ManagedRuntime disposed", while the closed transport still answers
-  // with its own `ConnectionClosedError` (and its `Closed` state).
-  const effectRuntime = await runtime.runtime()
-  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-    Runtime.runPromiseExit(effectRuntime)(effect).then(settle)
+  // Made in a scope of the client's own, on Effect's default runtime: not a `ManagedRuntime` per client, whose
+  // memo map, runtime and scopes would cost an idle client more than its transport. Its operations need no
+  // services, and once it is stopped they answer with its own `ConnectionClosedError`.
+  const scope = Effect.runSync(Scope.make())
+  const transport = await Effect.runPromiseExit(atLevel(Scope.extend(acquire, scope))).then(async (exit) => {
+    if (Exit.isFailure(exit)) await Effect.runPromise(Scope.close(scope, exit))
+    return settle(exit)
+  })
+  // Operations that log (`stop` publishes `Closed`) log at the client's level too.
+  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromiseExit(atLevel(effect)).then(settle)
   let disposed: Promise<void> | undefined = undefined
 
   const stop = () => {
     if (disposed === undefined) {
-      disposed = run(transport.stop).then(() => runtime.dispose())
+      disposed = run(transport.stop).then(() => Effect.runPromise(Scope.close(scope, Exit.void)))
     }
     return disposed
   }
@@ -133,13 +152,11 @@ export const make = async <E>(layer: Layer.Layer<Transport, E>, options?: Option
     recvPkg: (options) => run(transport.recvPkg(options)),
     recv: (size, options) => run(transport.recv(size, options)),
     onStateChange: (listener) => {
-      const fiber = Runtime.runFork(effectRuntime)(
-        Stream.runForEach(transport.changes, (state) => Effect.sync(() => listener(state)))
-      )
+      const fiber = Effect.runFork(Stream.runForEach(transport.changes, (state) => Effect.sync(() => listener(state))))
       return () => {
-        Runtime.runFork(effectRuntime)(Fiber.interrupt(fiber))
+        Effect.runFork(Fiber.interrupt(fiber))
       }
     },
-    frames: () => Stream.toAsyncIterableRuntime(transport.frames, effectRuntime)
+    frames: () => Stream.toAsyncIterable(transport.frames)
   }
 }
