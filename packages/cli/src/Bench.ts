@@ -30,7 +30,7 @@ import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { CliError, ExitCode } from "./Failure.js"
 import type { ClientName, WorkerInput, WorkerOutput, WorkloadName } from "./internal/benchWorker.js"
 import * as Progress from "./Progress.js"
@@ -286,18 +286,44 @@ const serverTitles: Record<Server, string> = {
   "transport-server": "TransportServer"
 }
 
-// Run from the sources (inside the repository), the child processes load TypeScript through tsx; installed,
-// the built ES modules run as they are, under plain node. The Python clients are shipped in src/ either way.
+// The child processes (workers, the TransportServer echo peer) always run the built ES modules under plain
+// node: what is published is what is measured. Installed, they are beside this file. Run from the sources
+// (inside the repository), they are the packages' dist/esm, which `pnpm build` writes, loaded with a hook
+// that resolves the workspace packages to dist/esm as well. The Python clients are shipped in src/ either way.
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const fromSources = import.meta.url.endsWith(".ts")
-const workerPath = fromSources
-  ? Path.join(here, "internal", "benchWorker.ts")
-  : Path.join(here, "..", "esm", "internal", "benchWorker.js")
-const binPath = fromSources ? Path.join(here, "..", "bin", "rmq-transport.mjs") : Path.join(here, "..", "esm", "bin.js")
+const builtDir = fromSources ? Path.join(here, "..", "dist", "esm") : Path.join(here, "..", "esm")
+const workerPath = Path.join(builtDir, "internal", "benchWorker.js")
+const binPath = Path.join(builtDir, "bin.js")
 const peersDir = fromSources
   ? Path.join(here, "internal", "peers")
   : Path.join(here, "..", "..", "src", "internal", "peers")
-const loader = (): Array<string> => fromSources ? ["--import", import.meta.resolve("tsx/esm")] : []
+const loader = (): Array<string> =>
+  fromSources ? ["--import", pathToFileURL(Path.join(here, "..", "bench", "built-packages.mjs")).href] : []
+
+const packagesDir = Path.join(here, "..", "..")
+const newestFileUnder = (dir: string, extension: string): number => {
+  let newest = 0
+  for (const entry of Fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith(extension)) {
+      newest = Math.max(newest, Fs.statSync(Path.join(entry.parentPath, entry.name)).mtimeMs)
+    }
+  }
+  return newest
+}
+
+/** From the sources, the built packages must exist and be newer than every source they are built from. */
+const checkBuilt: Effect.Effect<void, CliError> = Effect.suspend(() => {
+  if (!fromSources) return Effect.void
+  for (const name of ["transport", "transport-node", "cli"]) {
+    const src = Path.join(packagesDir, name, "src")
+    const dist = Path.join(packagesDir, name, "dist", "esm")
+    if (!Fs.existsSync(dist) || newestFileUnder(dist, ".js") < newestFileUnder(src, ".ts")) {
+      return Effect.fail(benchError(`packages/${name}/dist is missing or older than its sources: run pnpm build`))
+    }
+  }
+  return Effect.void
+})
 
 /** The interop tests' Netty peer, beside this package in the repository; not part of the installed packages. */
 const nettySource = Path.join(
@@ -454,6 +480,7 @@ const startTransportServer = (
       ...where.server,
       ...where.manyFiles,
       process.execPath,
+      ...loader(),
       binPath,
       "echo-server",
       "--port",
@@ -733,6 +760,7 @@ export const describeMachine = (): string => {
  */
 export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
   Effect.gen(function*() {
+    yield* checkBuilt
     if (!Number.isInteger(options.runs) || options.runs < 1) {
       return yield* new CliError({ reason: "--runs must be a positive integer", exitCode: ExitCode.Usage })
     }
