@@ -1,0 +1,491 @@
+/**
+ * Apache RocketMQ's own Java codec as a test oracle, and the Java tooling the interop tests share.
+ *
+ * - `mavenClasspath(pomDir)`: the classpath of one of the throwaway poms under `interop/`, resolved with
+ *   `mvn dependency:build-classpath` and cached under `build/java/<pom dir>/` (keyed by the pom's SHA-256; the
+ *   cache is dropped when a jar it lists has gone).
+ * - `interop/java-codec/RemotingVectors.java` is compiled with javac into `build/java/java-codec/classes/` when
+ *   the class is missing or older than the source or the classpath, and run once per call with all lines on
+ *   stdin: a JVM starts and encodes a few hundred commands in about 0.5 s here (0.35 s for one), so a
+ *   long-lived process would save little and would need its own lifecycle.
+ *
+ * Prerequisites (java, javac, mvn, and Maven able to resolve) are checked once per test file: outside CI a
+ * missing one skips the tests with the reason printed; with `CI=true` the tests run and fail with the reason.
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import { spawn, spawnSync } from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** `packages/remoting/`. */
+export const packageDir = fileURLToPath(new URL("../", import.meta.url))
+
+/** The throwaway poms and the Java sources. */
+export const interopDir = Path.join(packageDir, "interop")
+
+/** Where resolved classpaths and compiled classes are kept between runs (`build/` is gitignored). */
+export const javaBuildDir = Path.join(packageDir, "build", "java")
+
+/** CI sets `CI=true`; there a missing prerequisite fails the tests instead of skipping them. */
+export const isCI = process.env.CI === "true"
+
+// ---- availability -----------------------------------------------------------------------------------------
+
+/** A prerequisite check: either what the tests need, or why they cannot run. */
+export type Availability<A> =
+  | { readonly _tag: "Available"; readonly value: A }
+  | { readonly _tag: "Missing"; readonly reason: string }
+
+export const available = <A>(value: A): Availability<A> => ({ _tag: "Available", value })
+export const missing = <A>(reason: string): Availability<A> => ({ _tag: "Missing", reason })
+
+/** What a test does about an absent prerequisite: nothing when present, skip locally, fail in CI. */
+export const skipReason = <A>(availability: Availability<A>): string | undefined =>
+  availability._tag === "Missing" && !isCI ? availability.reason : undefined
+
+/** A suite name that says when and why the suite is skipped (or will fail, in CI). */
+export const suiteName = (name: string, availability: Availability<unknown>): string =>
+  availability._tag === "Available"
+    ? name
+    : `${name} [${isCI ? "FAILS, CI=true" : "skipped"}: ${availability.reason}]`
+
+/** The value of an available prerequisite; a failure (in CI, where the tests are not skipped) otherwise. */
+export const requireAvailable = <A>(availability: Availability<A>): Effect.Effect<A, JavaError> =>
+  availability._tag === "Available"
+    ? Effect.succeed(availability.value)
+    : Effect.fail(new JavaError({ reason: `Java prerequisite missing with CI=true: ${availability.reason}` }))
+
+/**
+ * @category errors
+ */
+export class JavaError extends Data.TaggedError("JavaError")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+const runs = (command: string, args: ReadonlyArray<string>): boolean => {
+  const result = spawnSync(command, args, { stdio: "ignore", timeout: 30_000 })
+  return result.error === undefined && result.status === 0
+}
+
+/** java, javac and mvn on the PATH; the reason lists what is absent. */
+export const javaToolsPrerequisites: () => Availability<void> = (() => {
+  let checked: Availability<void> | undefined
+  return () => {
+    if (checked === undefined) {
+      const absent: Array<string> = []
+      if (!runs("java", ["-version"])) absent.push("java (apt-get install default-jdk-headless)")
+      if (!runs("javac", ["-version"])) absent.push("javac (apt-get install default-jdk-headless)")
+      if (!runs("mvn", ["-v"])) absent.push("mvn (apt-get install maven)")
+      checked = absent.length === 0 ? available(undefined) : missing(`not found: ${absent.join("; ")}`)
+    }
+    return checked
+  }
+})()
+
+// ---- processes --------------------------------------------------------------------------------------------
+
+// eslint-disable-next-line no-control-regex
+const ansi = /\x1b\[[0-9;]*m/g
+
+/** The last `lines` lines of a tool's output, without colour codes (Maven writes some even with -B). */
+const tail = (text: string, lines = 30): string => text.replace(ansi, "").trimEnd().split("\n").slice(-lines).join("\n")
+
+const describeCommand = (command: string, args: ReadonlyArray<string>) =>
+  [command, ...args].map((part) => part.length > 80 ? `${part.slice(0, 77)}...` : part).join(" ")
+
+/** The result of a finished process. */
+export interface Finished {
+  readonly code: number | null
+  readonly stdout: Buffer
+  readonly stderr: string
+}
+
+/**
+ * Runs `command` with `input` on its stdin to completion (killed with SIGKILL when interrupted or after
+ * `timeoutMs`). Fails only when it cannot be started or times out; the exit code is the caller's business.
+ */
+export const runProcess = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string; readonly timeoutMs?: number; readonly cwd?: string } = {}
+): Effect.Effect<Finished, JavaError> =>
+  Effect.async<Finished, JavaError>((resume) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], cwd: options.cwd ?? packageDir })
+    const stdout: Array<Buffer> = []
+    let stderr = ""
+    let done = false
+    const finish = (effect: Effect.Effect<Finished, JavaError>) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      resume(effect)
+    }
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      finish(Effect.fail(
+        new JavaError({
+          reason: `${describeCommand(command, args)} did not finish within ${options.timeoutMs ?? 120_000} ms; ` +
+            `stderr: ${tail(stderr)}`
+        })
+      ))
+    }, options.timeoutMs ?? 120_000)
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
+    child.stderr.setEncoding("utf8")
+    child.stderr.on("data", (text: string) => {
+      if (stderr.length < 256 * 1024) stderr += text
+    })
+    child.stdin.on("error", () => {})
+    child.on("error", (error) =>
+      finish(Effect.fail(
+        new JavaError({ reason: `${describeCommand(command, args)} could not start: ${error.message}` })
+      )))
+    child.on("close", (code) => finish(Effect.succeed({ code, stdout: Buffer.concat(stdout), stderr })))
+    child.stdin.end(options.input ?? "")
+    return Effect.sync(() => {
+      if (!done) {
+        done = true
+        clearTimeout(timer)
+        child.kill("SIGKILL")
+      }
+    })
+  })
+
+/** Like `runProcess`, failing unless the exit code is 0. */
+export const runChecked = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string; readonly timeoutMs?: number; readonly cwd?: string } = {}
+): Effect.Effect<Finished, JavaError> =>
+  Effect.flatMap(runProcess(command, args, options), (finished) =>
+    finished.code === 0
+      ? Effect.succeed(finished)
+      : Effect.fail(
+        new JavaError({
+          reason: `${describeCommand(command, args)} exited with ${finished.code}; stdout: ${
+            tail(finished.stdout.toString("utf8"))
+          }; stderr: ${tail(finished.stderr)}`
+        })
+      ))
+
+// ---- Maven ------------------------------------------------------------------------------------------------
+
+const sha256 = (path: string) => Crypto.createHash("sha256").update(Fs.readFileSync(path)).digest("hex")
+
+interface ClasspathCache {
+  readonly pomSha256: string
+  readonly classpath: string
+}
+
+const readCache = (file: string, pomSha256: string): string | undefined => {
+  try {
+    const cache = JSON.parse(Fs.readFileSync(file, "utf8")) as ClasspathCache
+    if (cache.pomSha256 !== pomSha256 || typeof cache.classpath !== "string") return undefined
+    const entries = cache.classpath.split(Path.delimiter)
+    return entries.length > 0 && entries.every((entry) => Fs.existsSync(entry)) ? cache.classpath : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes `file` atomically (a temporary file renamed over it), so parallel test files never read half of it. */
+export const writeAtomically = (file: string, content: string): void => {
+  Fs.mkdirSync(Path.dirname(file), { recursive: true })
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`
+  Fs.writeFileSync(temporary, content)
+  Fs.renameSync(temporary, file)
+}
+
+/** How long the last `mavenClasspath` resolutions took (ms), by pom dir; absent when served from the cache. */
+export const mavenTimings = new Map<string, number>()
+
+/**
+ * The classpath of `interop/<name>/pom.xml`: from the cache when the pom has not changed and every jar is still
+ * in the local repository, else from `mvn dependency:build-classpath` (which downloads what is missing).
+ */
+export const mavenClasspath: (name: string) => Effect.Effect<string, JavaError> = (() => {
+  const resolved = new Map<string, Effect.Effect<string, JavaError>>()
+  return (name: string) => {
+    let resolve = resolved.get(name)
+    if (resolve === undefined) {
+      resolve = Effect.runSync(Effect.cached(Effect.suspend(() => {
+        const pom = Path.join(interopDir, name, "pom.xml")
+        const cacheFile = Path.join(javaBuildDir, name, "classpath.json")
+        const pomSha256 = sha256(pom)
+        const cached = readCache(cacheFile, pomSha256)
+        if (cached !== undefined) return Effect.succeed(cached)
+        const outputFile = Path.join(javaBuildDir, name, `classpath.${process.pid}.txt`)
+        Fs.mkdirSync(Path.dirname(outputFile), { recursive: true })
+        const started = Date.now()
+        return runChecked("mvn", [
+          "-q",
+          "-B",
+          "-Dstyle.color=never",
+          "-f",
+          pom,
+          "dependency:build-classpath",
+          `-Dmdep.outputFile=${outputFile}`
+        ], { timeoutMs: 600_000 }).pipe(
+          Effect.flatMap(() =>
+            Effect.try({
+              try: () => {
+                const classpath = Fs.readFileSync(outputFile, "utf8").trim()
+                Fs.rmSync(outputFile, { force: true })
+                if (classpath.length === 0) throw new Error("empty classpath")
+                writeAtomically(cacheFile, JSON.stringify({ pomSha256, classpath } satisfies ClasspathCache))
+                mavenTimings.set(name, Date.now() - started)
+                return classpath
+              },
+              catch: (error) => new JavaError({ reason: `reading the classpath Maven wrote for ${pom}: ${error}` })
+            })
+          )
+        )
+      })))
+      resolved.set(name, resolve)
+    }
+    return resolve
+  }
+})()
+
+/**
+ * The tools and the classpath of `interop/<name>/pom.xml`: Missing when a tool is absent or Maven cannot
+ * resolve (no network, no local copy), with the reason.
+ */
+export const classpathAvailability = (name: string): Effect.Effect<Availability<string>> => {
+  const tools = javaToolsPrerequisites()
+  if (tools._tag === "Missing") return Effect.succeed(missing(tools.reason))
+  return mavenClasspath(name).pipe(
+    Effect.map(available),
+    Effect.catchAll((error) =>
+      Effect.succeed(missing<string>(`Maven could not resolve interop/${name}/pom.xml: ${error.reason}`))
+    )
+  )
+}
+
+// ---- javac ------------------------------------------------------------------------------------------------
+
+const mtime = (path: string): number => {
+  try {
+    return Fs.statSync(path).mtimeMs
+  } catch {
+    return -1
+  }
+}
+
+/**
+ * Compiles `interop/<name>/<mainClass>.java` against `classpath` into `build/java/<name>/classes/` unless the
+ * class there is newer than the source and the classpath cache. Compiles into a fresh directory renamed into
+ * place, so a parallel run never sees half the classes. Succeeds with the classes directory.
+ */
+export const compileJava = (
+  name: string,
+  mainClass: string,
+  classpath: string
+): Effect.Effect<string, JavaError> =>
+  Effect.suspend(() => {
+    const source = Path.join(interopDir, name, `${mainClass}.java`)
+    const classesDir = Path.join(javaBuildDir, name, "classes")
+    const classFile = Path.join(classesDir, `${mainClass}.class`)
+    const upToDate = mtime(classFile) >= Math.max(mtime(source), mtime(Path.join(javaBuildDir, name, "classpath.json")))
+    if (upToDate) return Effect.succeed(classesDir)
+    const fresh = Path.join(javaBuildDir, name, `classes.${process.pid}.${Date.now()}`)
+    return runChecked("javac", ["-nowarn", "-encoding", "UTF-8", "-cp", classpath, "-d", fresh, source], {
+      timeoutMs: 120_000
+    }).pipe(
+      Effect.flatMap(() =>
+        Effect.sync(() => {
+          Fs.rmSync(classesDir, { recursive: true, force: true })
+          try {
+            Fs.renameSync(fresh, classesDir)
+          } catch {
+            // Another test file compiled it at the same moment: theirs is as good as ours.
+            Fs.rmSync(fresh, { recursive: true, force: true })
+          }
+          return classesDir
+        })
+      ),
+      Effect.tapError(() => Effect.sync(() => Fs.rmSync(fresh, { recursive: true, force: true })))
+    )
+  })
+
+// ---- the codec oracle -------------------------------------------------------------------------------------
+
+/** The compiled oracle: what `java` needs to run it. */
+export interface JavaCodec {
+  readonly classpath: string
+}
+
+/**
+ * Tools, classpath and compiled `RemotingVectors`, checked once per test file. A javac failure is not a
+ * missing prerequisite but a bug here: it fails, locally too.
+ */
+export const codecAvailability: Effect.Effect<Availability<JavaCodec>, JavaError> = Effect.runSync(
+  Effect.cached(Effect.gen(function*() {
+    const classpath = yield* classpathAvailability("java-codec")
+    if (classpath._tag === "Missing") return missing<JavaCodec>(classpath.reason)
+    const classes = yield* compileJava("java-codec", "RemotingVectors", classpath.value)
+    return available<JavaCodec>({ classpath: [classes, classpath.value].join(Path.delimiter) })
+  }))
+)
+
+/** One command for Java's encoder. `language` is the enum name (`"JAVA"`, `"NODE_JS"`). */
+export interface JavaCommand {
+  readonly code: number
+  readonly language: string
+  readonly version: number
+  readonly opaque: number
+  readonly flag: number
+  readonly remark: string | null
+  /** Put into a `LinkedHashMap` in this order; `null` leaves `extFields` null. */
+  readonly extFields: ReadonlyArray<readonly [string, string]> | null
+  readonly body: Uint8Array
+}
+
+/**
+ * What `cmd.encode()` produced: whole frames, the 4-byte length included. `error` is set when Java threw for
+ * one type or both (the other frame may still be there).
+ */
+export interface JavaEncoded {
+  readonly json: Uint8Array | undefined
+  readonly rocketmq: Uint8Array | undefined
+  readonly error: string | undefined
+}
+
+/** What `RemotingCommand.decode` made of a frame; `extFields` sorted by key (null keys first). */
+export type JavaDecoded =
+  | {
+    readonly _tag: "Decoded"
+    readonly serializeType: "JSON" | "ROCKETMQ"
+    readonly code: number
+    /** The enum name; null when the byte names no language (binary headers). */
+    readonly language: string | null
+    readonly version: number
+    readonly opaque: number
+    readonly flag: number
+    readonly remark: string | null
+    /** Java turns a zero-length key or value of a binary header into null. */
+    readonly extFields: ReadonlyArray<readonly [string | null, string | null]> | null
+    readonly body: Uint8Array
+  }
+  | { readonly _tag: "Failed"; readonly error: string }
+
+const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
+const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, "hex"))
+
+/**
+ * Runs the oracle in `mode` over `lines` (one JSON value each) and returns its output lines parsed. One JVM per
+ * call; only the oracle's result lines reach its stdout (anything else Java prints goes to stderr).
+ */
+export const runVectors = (
+  codec: JavaCodec,
+  mode: "encode" | "decode",
+  lines: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<Record<string, unknown>>, JavaError> =>
+  Effect.gen(function*() {
+    if (lines.length === 0) return []
+    const input = lines.map((line) => JSON.stringify(line)).join("\n") + "\n"
+    const finished = yield* runChecked("java", [
+      "-Xmx256m",
+      "-XX:+UseSerialGC",
+      "-XX:TieredStopAtLevel=1",
+      "-Dfile.encoding=UTF-8",
+      "-cp",
+      codec.classpath,
+      "RemotingVectors",
+      mode
+    ], { input, timeoutMs: 120_000 })
+    const output = finished.stdout.toString("utf8").split("\n").filter((line) => line.length > 0)
+    if (output.length !== lines.length) {
+      return yield* new JavaError({
+        reason: `RemotingVectors ${mode}: ${lines.length} lines in, ${output.length} out; stderr: ${
+          tail(finished.stderr)
+        }`
+      })
+    }
+    return yield* Effect.try({
+      try: () => output.map((line) => JSON.parse(line) as Record<string, unknown>),
+      catch: (error) => new JavaError({ reason: `RemotingVectors ${mode} wrote a line that is not JSON: ${error}` })
+    })
+  })
+
+/** Java's `cmd.encode()` of each command, once with `SerializeType.JSON` and once with `ROCKETMQ`. */
+export const encode = (
+  codec: JavaCodec,
+  commands: ReadonlyArray<JavaCommand>
+): Effect.Effect<ReadonlyArray<JavaEncoded>, JavaError> =>
+  Effect.map(
+    runVectors(
+      codec,
+      "encode",
+      commands.map((command) => ({
+        code: command.code,
+        language: command.language,
+        version: command.version,
+        opaque: command.opaque,
+        flag: command.flag,
+        remark: command.remark,
+        extFields: command.extFields,
+        bodyHex: toHex(command.body)
+      }))
+    ),
+    (outputs) =>
+      outputs.map((output): JavaEncoded => ({
+        json: typeof output.jsonHex === "string" ? fromHex(output.jsonHex) : undefined,
+        rocketmq: typeof output.rocketmqHex === "string" ? fromHex(output.rocketmqHex) : undefined,
+        error: typeof output.error === "string" ? output.error : undefined
+      }))
+  )
+
+/** Java's `RemotingCommand.decode` of each whole frame (4-byte length included). */
+export const decode = (
+  codec: JavaCodec,
+  frames: ReadonlyArray<Uint8Array>
+): Effect.Effect<ReadonlyArray<JavaDecoded>, JavaError> =>
+  Effect.map(
+    runVectors(codec, "decode", frames.map((frame) => ({ frameHex: toHex(frame) }))),
+    (outputs) =>
+      outputs.map((output): JavaDecoded => {
+        if (typeof output.error === "string") return { _tag: "Failed", error: output.error }
+        return {
+          _tag: "Decoded",
+          serializeType: output.serializeType as "JSON" | "ROCKETMQ",
+          code: output.code as number,
+          language: output.language as string | null,
+          version: output.version as number,
+          opaque: output.opaque as number,
+          flag: output.flag as number,
+          remark: output.remark as string | null,
+          extFields: output.extFields as ReadonlyArray<readonly [string | null, string | null]> | null,
+          body: fromHex(output.bodyHex as string)
+        }
+      })
+  )
+
+const requireCodec = Effect.flatMap(codecAvailability, requireAvailable)
+
+/** `encode` with the shared oracle, as a Promise. */
+export const javaEncode = (commands: ReadonlyArray<JavaCommand>): Promise<ReadonlyArray<JavaEncoded>> =>
+  Effect.runPromise(Effect.flatMap(requireCodec, (codec) => encode(codec, commands)))
+
+/** `decode` with the shared oracle, as a Promise. */
+export const javaDecode = (frames: ReadonlyArray<Uint8Array>): Promise<ReadonlyArray<JavaDecoded>> =>
+  Effect.runPromise(Effect.flatMap(requireCodec, (codec) => decode(codec, frames)))
+
+/** A frame: the 4-byte big-endian length, then `payload`. */
+export const frame = (payload: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(4 + payload.length)
+  new DataView(out.buffer).setUint32(0, payload.length)
+  out.set(payload, 4)
+  return out
+}
+
+/** The payload of a frame: everything after the 4-byte length (which must match). */
+export const unframe = (whole: Uint8Array): Uint8Array => {
+  const length = new DataView(whole.buffer, whole.byteOffset, whole.length).getUint32(0)
+  if (length !== whole.length - 4) throw new Error(`frame length ${length} but ${whole.length - 4} bytes follow`)
+  return whole.subarray(4)
+}

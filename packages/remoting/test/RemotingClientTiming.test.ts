@@ -1,0 +1,182 @@
+/**
+ * The client's timing over `TestConnector` on the `TestClock`: call timeouts, failing at once on a drop,
+ * waiting for a connection, the idle drop, and the heartbeat's period. No real time passes.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Connector } from "@rocketmq-effect/transport/Connector"
+import * as TestConnector from "@rocketmq-effect/transport/TestConnector"
+import type { TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as RemotingClient from "../src/RemotingClient.js"
+import { RequestCode, ResponseCode } from "../src/RemotingCode.js"
+import { request, response } from "../src/RemotingCommand.js"
+import { echoPeer, pushCommand, takeCommand } from "./MockBroker.js"
+
+const setup = (
+  options: Omit<RemotingClient.Options, "transport"> = {},
+  input: Partial<TransportConfigInput> = {},
+  script?: (peer: TestConnector.TestPeerService) => Effect.Effect<void>
+) =>
+  Effect.gen(function*() {
+    const [connector, peer] = yield* TestConnector.make
+    if (script !== undefined) yield* script(peer)
+    const transport = yield* RemotingClient.makeTransport({
+      host: "broker",
+      port: 10911,
+      retryInterval: "1 second",
+      ...input
+    }).pipe(Effect.provideService(Connector, connector), Effect.orDie)
+    const client = yield* RemotingClient.make({ ...options, transport }).pipe(Effect.orDie)
+    return { client, peer, transport }
+  })
+
+/** Lets the other fibers run until `check` holds (the clock does not move). */
+const eventually = (check: Effect.Effect<boolean>): Effect.Effect<void> =>
+  Effect.flatMap(check, (ok) => ok ? Effect.void : Effect.zipRight(Effect.yieldNow(), eventually(check)))
+
+/** Waits until a fiber sleeps until `at` on the TestClock, so that adjusting the clock to `at` wakes it. */
+const awaitSleepUntil = (at: number) => eventually(Effect.map(TestClock.sleeps(), Chunk.some((wake) => wake === at)))
+
+/** Moves the clock to `at` (ms), once something sleeps until then. */
+const wakeAt = (at: number) =>
+  Effect.gen(function*() {
+    yield* awaitSleepUntil(at)
+    yield* TestClock.setTime(at)
+  })
+
+describe("RemotingClient timing (TestConnector, TestClock)", () => {
+  it.scoped("a call fails at its timeout (3 s by default), not before", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup()
+      const connection = yield* peer.accepted
+      const call = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE)))
+      yield* takeCommand(connection)
+      yield* TestClock.adjust("2999 millis")
+      yield* Effect.yieldNow()
+      assert.isTrue(Option.isNone(yield* Fiber.poll(call)), "still waiting at 2999 ms")
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag, "RemotingClientError")
+      assert.strictEqual(error._tag === "RemotingClientError" && error.waitingFor, "response")
+      assert.strictEqual(yield* Clock.currentTimeMillis, 3000)
+    }))
+
+  it.scoped("a reset fails the pending calls at once: no time passes", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup()
+      const connection = yield* peer.accepted
+      const calls = yield* Effect.forEach(
+        [1, 2, 3],
+        () => Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE)))
+      )
+      for (let i = 0; i < 3; i++) yield* takeCommand(connection)
+      yield* connection.reset
+      for (const call of calls) {
+        const error = yield* Effect.flip(Fiber.join(call))
+        assert.strictEqual(error._tag === "ConnectionError" && error.reason, "Disconnected")
+      }
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+    }))
+
+  it.scoped("a call waits for a connection within its timeout, then says what the last attempt saw", () =>
+    Effect.gen(function*() {
+      const { client } = yield* setup({}, {}, (peer) => peer.setDefault("refuse"))
+      const call = yield* Effect.fork(
+        client.invoke(request(RequestCode.GET_BROKER_CLUSTER_INFO), { timeout: "2 seconds" })
+      )
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag, "RemotingClientError")
+      if (error._tag !== "RemotingClientError") return
+      assert.strictEqual(error.reason, "Timeout")
+      assert.strictEqual(error.waitingFor, "connection")
+      assert.match(
+        error.message,
+        /timed out after 2s waiting for a connection \(last: could not connect to broker:10911/
+      )
+    }))
+
+  it.scoped("a request with no frame back for idleTimeout drops the connection; the transport reconnects", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup({}, { retryInterval: "0 millis" })
+      const first = yield* peer.accepted
+      // Answered at 10 s: an answer clears the silence.
+      const answered = yield* Effect.fork(client.invoke(request(RequestCode.HEART_BEAT), { timeout: "1 minute" }))
+      const beat = yield* takeCommand(first)
+      yield* TestClock.setTime(10_000)
+      yield* pushCommand(first, response(beat, ResponseCode.SUCCESS))
+      yield* Fiber.join(answered)
+      // Then a request at 50 s that is never answered (it times out at 53 s): silence from 50 s on.
+      yield* TestClock.setTime(50_000)
+      const lost = yield* Effect.fork(Effect.either(client.invoke(request(RequestCode.PULL_MESSAGE))))
+      yield* takeCommand(first)
+      yield* TestClock.setTime(53_000)
+      yield* Fiber.join(lost)
+      yield* TestClock.setTime(169_999)
+      yield* awaitSleepUntil(170_000)
+      assert.isFalse(yield* first.isClosed, "still up 1 ms before")
+      yield* TestClock.setTime(170_000)
+      yield* first.awaitClosed
+      assert.strictEqual(yield* Clock.currentTimeMillis, 170_000, "dropped 120 s after the unanswered request")
+      const second = yield* peer.accepted
+      assert.strictEqual(second.id, 2)
+      const drops = yield* Metric.value(
+        Metric.tagged(RemotingClient.RemotingClientMetrics.idleDrops, "address", "broker:10911")
+      )
+      assert.isAtLeast(drops.count, 1)
+    }))
+
+  it.scoped("a connection with no traffic, or whose requests are answered, is never dropped as idle", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup({ idleTimeout: "10 seconds" })
+      const connection = yield* peer.accepted
+      yield* Effect.fork(echoPeer(connection))
+      yield* TestClock.adjust("1 minute")
+      for (let i = 0; i < 10; i++) {
+        yield* client.invoke(request(RequestCode.HEART_BEAT))
+        yield* TestClock.adjust("9 seconds")
+      }
+      yield* TestClock.adjust("10 minutes")
+      assert.isFalse(yield* connection.isClosed)
+    }))
+
+  it.scoped("the heartbeat runs when a connection comes up, then every interval, and again on the next one", () =>
+    Effect.gen(function*() {
+      const beats: Array<readonly [number, number]> = []
+      const { peer } = yield* setup({
+        idleTimeout: Duration.infinity,
+        heartbeat: {
+          interval: "30 seconds",
+          effect: (client) => client.invokeSuccess(request(RequestCode.HEART_BEAT), { timeout: "5 seconds" })
+        }
+      }, { retryInterval: "0 millis" })
+      const answer = (connection: TestConnector.PeerConnection) =>
+        Effect.forever(Effect.gen(function*() {
+          const command = yield* takeCommand(connection)
+          beats.push([connection.id, yield* Clock.currentTimeMillis])
+          yield* pushCommand(connection, response(command, ResponseCode.SUCCESS))
+        }))
+      const first = yield* peer.accepted
+      yield* Effect.fork(answer(first))
+      yield* eventually(Effect.sync(() => beats.length === 1))
+      yield* wakeAt(30_000)
+      yield* eventually(Effect.sync(() => beats.length === 2))
+      yield* wakeAt(60_000)
+      yield* eventually(Effect.sync(() => beats.length === 3))
+      yield* TestClock.setTime(75_000)
+      yield* first.reset
+      const second = yield* peer.accepted
+      yield* Effect.fork(answer(second))
+      yield* eventually(Effect.sync(() => beats.length === 4))
+      yield* wakeAt(105_000)
+      yield* eventually(Effect.sync(() => beats.length === 5))
+      assert.deepStrictEqual(beats, [[1, 0], [1, 30_000], [1, 60_000], [2, 75_000], [2, 105_000]])
+    }))
+})

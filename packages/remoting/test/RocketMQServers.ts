@@ -1,0 +1,610 @@
+/**
+ * A real Apache RocketMQ 5.3.3 NameServer and Broker for tests, from Maven Central (no distribution zip, no
+ * Docker): `interop/rocketmq-servers/pom.xml` gives the classpath (resolved once and cached under
+ * `build/java/rocketmq-servers/`, see `JavaRemoting.mavenClasspath`), and each server is a plain `java -cp`.
+ *
+ * `start` is a scoped resource: a fresh temporary home (user.home, rocketmq.home.dir, stores, logs), free
+ * loopback ports (the broker also takes port − 2 and port + 1), both JVMs started and waited for (their boot
+ * lines, then the broker listed in GET_BROKER_CLUSTER_INFO); released, the broker and then the NameServer get
+ * SIGTERM, then SIGKILL after a grace period, and the home is removed. A JVM outlives neither the test process
+ * (an exit handler kills it) nor a test process killed outright (a small watchdog shell kills it).
+ *
+ * `useServers` is the same for a vitest file: `beforeAll` starts, `afterAll` stops.
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll, beforeAll } from "vitest"
+import * as JavaRemoting from "./JavaRemoting.js"
+
+/**
+ * @category errors
+ */
+export class ServerError extends Data.TaggedError("ServerError")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** The running servers. Addresses are `host:port`, as RocketMQ writes them. */
+export interface RocketMQServers {
+  readonly nameServer: string
+  readonly broker: string
+  readonly brokerName: string
+  readonly clusterName: string
+  readonly nameServerPort: number
+  readonly brokerPort: number
+  /** The temporary user.home / rocketmq.home.dir: stores under `store/`, logs under `logs/rocketmqlogs/`. */
+  readonly home: string
+  readonly nameServerPid: number
+  readonly brokerPid: number
+  /** From spawning the JVM to its boot line, ms. */
+  readonly nameServerBootMs: number
+  readonly brokerBootMs: number
+  /** From the broker's boot line to the NameServer listing it (0 when not awaited), ms. */
+  readonly registrationMs: number
+}
+
+export interface Options {
+  readonly brokerName?: string
+  readonly clusterName?: string
+  /** Per JVM, from spawn to its boot line. Default 90 s (two JVMs booting on a loaded 2-CPU machine). */
+  readonly bootTimeout?: Duration.DurationInput
+  /** Between SIGTERM and SIGKILL. Default 3 s: a broker takes ~14 s to shut down gracefully, for nothing here. */
+  readonly stopGrace?: Duration.DurationInput
+  /** Wait until GET_BROKER_CLUSTER_INFO lists the broker. Default true. */
+  readonly awaitRegistration?: boolean
+  /** Added to (and overriding) the NameServer's properties file. */
+  readonly nameServerProperties?: Readonly<Record<string, string>>
+  /** Added to (and overriding) the broker's properties file. */
+  readonly brokerProperties?: Readonly<Record<string, string>>
+  /** Extra JVM options (both JVMs), e.g. `-Drocketmq.serialize.type=ROCKETMQ`. */
+  readonly jvmOptions?: ReadonlyArray<string>
+}
+
+// ---- prerequisites ----------------------------------------------------------------------------------------
+
+/** java, javac, mvn and the servers' classpath; the value is the classpath. */
+export const availability: Effect.Effect<JavaRemoting.Availability<string>> = Effect.runSync(
+  Effect.cached(JavaRemoting.classpathAvailability("rocketmq-servers"))
+)
+
+// ---- processes --------------------------------------------------------------------------------------------
+
+/** Every JVM started here and not yet seen exiting: killed when the test process exits. */
+const live = new Set<ChildProcess>()
+let exitHookInstalled = false
+const installExitHook = () => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once("exit", () => {
+    for (const child of live) child.kill("SIGKILL")
+  })
+}
+
+/**
+ * A shell that kills `pid` with SIGKILL if this process dies first (even by SIGKILL, when no exit handler
+ * runs); it ends by itself once `pid` has exited.
+ */
+const watchdog = (pid: number) => {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${pid} 2>/dev/null || exit 0; sleep 1; done; ` +
+    `kill -9 ${pid} 2>/dev/null`
+  try {
+    spawn("sh", ["-c", script], { stdio: "ignore", detached: true }).unref()
+  } catch {
+    // Without sh the exit handler still covers every ordinary exit.
+  }
+}
+
+interface Jvm {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly startedAt: number
+  /** The last lines of stdout and stderr, interleaved. */
+  readonly output: () => ReadonlyArray<string>
+  /** The first line (so far or to come) matching `pattern`; fails if the JVM exits first. */
+  readonly awaitLine: (pattern: RegExp) => Effect.Effect<string, ServerError>
+  readonly exited: Effect.Effect<number | null>
+  /**
+   * Whether the JVM exits within `ms`. A timer, not `Effect.timeout`: finalizers run uninterruptibly, and there
+   * `Effect.timeout` cannot interrupt the wait, so it would wait for the exit however long it takes.
+   */
+  readonly exitsWithin: (ms: number) => Effect.Effect<boolean>
+  readonly hasExited: () => boolean
+}
+
+const OUTPUT_LINES = 200
+
+/** Starts a JVM; the scope's finalizer stops it: SIGTERM, SIGKILL after `grace`, waits until it is gone. */
+const startJvm = (
+  name: string,
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  grace: Duration.Duration
+): Effect.Effect<Jvm, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync((): Jvm => {
+      installExitHook()
+      const child = spawn("java", args, { stdio: ["ignore", "pipe", "pipe"], env })
+      live.add(child)
+      if (child.pid !== undefined) watchdog(child.pid)
+      const lines: Array<string> = []
+      const partial = { stdout: "", stderr: "" }
+      let exit: { readonly code: number | null; readonly error?: Error } | undefined
+      const listeners = new Set<() => void>()
+      const notify = () => {
+        for (const listener of Array.from(listeners)) listener()
+      }
+      const onData = (stream: "stdout" | "stderr") => (text: string) => {
+        const parts = (partial[stream] + text).split("\n")
+        partial[stream] = parts.pop()!
+        for (const part of parts) lines.push(stream === "stderr" ? `[stderr] ${part.trimEnd()}` : part.trimEnd())
+        if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
+        notify()
+      }
+      child.stdout!.setEncoding("utf8")
+      child.stdout!.on("data", onData("stdout"))
+      child.stderr!.setEncoding("utf8")
+      child.stderr!.on("data", onData("stderr"))
+      child.on("error", (error) => {
+        live.delete(child)
+        exit = { code: null, error }
+        notify()
+      })
+      child.on("close", (code) => {
+        live.delete(child)
+        exit = { code }
+        notify()
+      })
+
+      const waitFor = <A>(poll: () => A | undefined): Effect.Effect<A> =>
+        Effect.async<A>((resume) => {
+          const check = () => {
+            const value = poll()
+            if (value !== undefined) {
+              listeners.delete(check)
+              resume(Effect.succeed(value))
+            }
+          }
+          listeners.add(check)
+          check()
+          return Effect.sync(() => listeners.delete(check))
+        })
+
+      return {
+        name,
+        child,
+        startedAt: Date.now(),
+        output: () => lines,
+        hasExited: () => exit !== undefined,
+        exited: waitFor(() => exit).pipe(Effect.map((e) => e.code)),
+        exitsWithin: (ms) =>
+          Effect.async<boolean>((resume) => {
+            const check = () => {
+              if (exit !== undefined) {
+                clearTimeout(timer)
+                listeners.delete(check)
+                resume(Effect.succeed(true))
+              }
+            }
+            const timer = setTimeout(() => {
+              listeners.delete(check)
+              resume(Effect.succeed(false))
+            }, ms)
+            listeners.add(check)
+            check()
+            return Effect.sync(() => {
+              clearTimeout(timer)
+              listeners.delete(check)
+            })
+          }),
+        awaitLine: (pattern) =>
+          waitFor((): { line: string } | { exited: true } | undefined => {
+            const line = lines.find((l) => pattern.test(l))
+            if (line !== undefined) return { line }
+            return exit !== undefined ? { exited: true } : undefined
+          }).pipe(Effect.flatMap((found) =>
+            "line" in found
+              ? Effect.succeed(found.line)
+              : Effect.fail(
+                new ServerError({
+                  reason: `${name} ${
+                    exit?.error !== undefined
+                      ? `could not start: ${exit.error.message}`
+                      : `exited with ${exit?.code} before printing ${pattern}`
+                  }`
+                })
+              )
+          ))
+      }
+    }),
+    (jvm) => stopJvm(jvm, grace)
+  )
+
+const stopJvm = (jvm: Jvm, grace: Duration.Duration): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (jvm.hasExited()) return
+    jvm.child.kill("SIGTERM")
+    if (!(yield* jvm.exitsWithin(Duration.toMillis(grace)))) {
+      jvm.child.kill("SIGKILL")
+      yield* jvm.exitsWithin(10_000)
+    }
+  })
+
+// ---- ports ------------------------------------------------------------------------------------------------
+
+const canListen = (port: number, host: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = Net.createServer()
+    server.once("error", () => resolve(false))
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+
+/** Free on 127.0.0.1 and on all interfaces (the broker's HA port, port + 1, binds to all of them). */
+const isFree = async (port: number) => (await canListen(port, "0.0.0.0")) && (await canListen(port, "127.0.0.1"))
+
+/**
+ * Four consecutive free ports `base-2 .. base+1`: the broker's fast port (base − 2), the NameServer (base − 1),
+ * the broker (base) and its HA port (base + 1). Picked at random below Linux's ephemeral range (32768+), where
+ * outgoing connections would otherwise take them.
+ */
+const pickPorts: Effect.Effect<{ readonly nameServer: number; readonly broker: number }, ServerError> = Effect
+  .tryPromise({
+    try: async () => {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const base = 20_002 + Math.floor(Math.random() * 12_000)
+        const ports = [base - 2, base - 1, base, base + 1]
+        let free = true
+        for (const port of ports) {
+          if (!(await isFree(port))) {
+            free = false
+            break
+          }
+        }
+        if (free) return { nameServer: base - 1, broker: base }
+      }
+      throw new Error("no four consecutive free ports found in 200 tries")
+    },
+    catch: (error) => new ServerError({ reason: `picking ports: ${error}` })
+  })
+
+// ---- the raw cluster-info request ------------------------------------------------------------------------
+
+/** A JSON GET_BROKER_CLUSTER_INFO (106) request frame, as REMOTING.md gives it. */
+const clusterInfoRequest = (opaque: number): Buffer => {
+  const header = Buffer.from(
+    JSON.stringify({
+      code: 106,
+      flag: 0,
+      language: "JAVA",
+      opaque,
+      serializeTypeCurrentRPC: "JSON",
+      version: 479
+    }),
+    "utf8"
+  )
+  const frame = Buffer.alloc(8 + header.length)
+  frame.writeUInt32BE(4 + header.length, 0)
+  frame.writeUInt32BE(header.length, 4) // serialize type 0 (JSON) in the top byte
+  header.copy(frame, 8)
+  return frame
+}
+
+/** The answer's JSON header and body, as text. */
+export interface RawAnswer {
+  readonly header: string
+  readonly body: string
+}
+
+/**
+ * Sends one raw GET_BROKER_CLUSTER_INFO to `address` (`host:port`) over node:net and reads one answer frame.
+ * The body is RocketMQ's non-standard JSON (unquoted integer keys): returned as text.
+ */
+export const brokerClusterInfo = (address: string, timeoutMs = 5_000): Effect.Effect<RawAnswer, ServerError> =>
+  Effect.async<RawAnswer, ServerError>((resume) => {
+    const [host, port] = splitAddress(address)
+    const socket = Net.connect({ host, port })
+    let buffer = Buffer.alloc(0)
+    let done = false
+    const finish = (effect: Effect.Effect<RawAnswer, ServerError>) => {
+      if (done) return
+      done = true
+      socket.destroy()
+      resume(effect)
+    }
+    socket.setTimeout(
+      timeoutMs,
+      () => finish(Effect.fail(new ServerError({ reason: `${address}: no answer within ${timeoutMs} ms` })))
+    )
+    socket.on("error", (error) => finish(Effect.fail(new ServerError({ reason: `${address}: ${error.message}` }))))
+    socket.on("close", () => finish(Effect.fail(new ServerError({ reason: `${address} closed without answering` }))))
+    socket.on("connect", () => socket.write(clusterInfoRequest(1)))
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk])
+      if (buffer.length < 8) return
+      const length = buffer.readUInt32BE(0)
+      if (buffer.length < 4 + length) return
+      const headerLength = buffer.readUInt32BE(4) & 0xffffff
+      const type = buffer.readUInt8(4)
+      if (type !== 0) {
+        finish(Effect.fail(new ServerError({ reason: `${address} answered with serialize type ${type}, not JSON` })))
+        return
+      }
+      finish(Effect.succeed({
+        header: buffer.subarray(8, 8 + headerLength).toString("utf8"),
+        body: buffer.subarray(8 + headerLength, 4 + length).toString("utf8")
+      }))
+    })
+    return Effect.sync(() => {
+      done = true
+      socket.destroy()
+    })
+  })
+
+const splitAddress = (address: string): readonly [string, number] => {
+  const colon = address.lastIndexOf(":")
+  return [address.slice(0, colon), Number(address.slice(colon + 1))]
+}
+
+/** Whether a GET_BROKER_CLUSTER_INFO body lists `brokerName` with an address. */
+export const listsBroker = (body: string, brokerName: string): boolean =>
+  body.includes(`"brokerName":"${brokerName}"`) && body.includes(`"brokerAddrs":{0:`)
+
+/** Polls the NameServer until it lists `brokerName`; fails after `timeout` with the last answer or error. */
+export const awaitBrokerListed = (
+  nameServer: string,
+  brokerName: string,
+  timeout: Duration.DurationInput = "30 seconds"
+): Effect.Effect<RawAnswer, ServerError> => {
+  let last = "no answer yet"
+  return brokerClusterInfo(nameServer).pipe(
+    Effect.tap((answer) => {
+      last = `last answer: ${answer.header} ${answer.body}`
+    }),
+    Effect.tapError((error) => Effect.sync(() => (last = `last error: ${error.reason}`))),
+    Effect.filterOrFail(
+      (answer) => listsBroker(answer.body, brokerName),
+      () => new ServerError({ reason: "broker not listed yet" })
+    ),
+    Effect.retry(Schedule.spaced("200 millis")),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () =>
+        new ServerError({
+          reason: `the NameServer ${nameServer} did not list broker ${brokerName} within ${
+            Duration.format(Duration.decode(timeout))
+          }; ${last}`
+        })
+    })
+  )
+}
+
+// ---- starting ---------------------------------------------------------------------------------------------
+
+const properties = (entries: Readonly<Record<string, string>>) =>
+  Object.entries(entries).map(([key, value]) => `${key}=${value}`).join("\n") + "\n"
+
+const tailOfFile = (file: string, lines = 40): string => {
+  try {
+    return Fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n")
+  } catch {
+    return `(no ${file})`
+  }
+}
+
+/** Waits for a boot line; on failure or timeout the error shows the JVM's last output and its log's tail. */
+const awaitBoot = (jvm: Jvm, pattern: RegExp, timeout: Duration.Duration, logFile: string) =>
+  jvm.awaitLine(pattern).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () =>
+        new ServerError({ reason: `${jvm.name} did not print ${pattern} within ${Duration.format(timeout)}` })
+    }),
+    Effect.mapError((error) =>
+      new ServerError({
+        reason: `${error.reason}\n--- last output of ${jvm.name} ---\n${jvm.output().slice(-40).join("\n")}\n` +
+          `--- ${logFile} ---\n${tailOfFile(logFile)}`
+      })
+    ),
+    Effect.map(() => Date.now() - jvm.startedAt)
+  )
+
+/** "Address already in use": another process took a port between the check and the JVM's bind. */
+const isPortRace = (error: ServerError) => /Address already in use|BindException/.test(error.reason)
+
+const keepHome = process.env.ROCKETMQ_TEST_KEEP_HOME === "true"
+
+const startOnce = (
+  classpath: string,
+  options: Options
+): Effect.Effect<RocketMQServers, ServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const brokerName = options.brokerName ?? "broker-a"
+    const clusterName = options.clusterName ?? "DefaultCluster"
+    const bootTimeout = Duration.decode(options.bootTimeout ?? "90 seconds")
+    const grace = Duration.decode(options.stopGrace ?? "3 seconds")
+
+    const home = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "rocketmq-effect-servers-"))),
+      (dir) =>
+        Effect.sync(() => {
+          if (keepHome) console.warn(`RocketMQServers: kept ${dir} (ROCKETMQ_TEST_KEEP_HOME=true)`)
+          else Fs.rmSync(dir, { recursive: true, force: true })
+        })
+    )
+    const ports = yield* pickPorts
+    const nameServer = `127.0.0.1:${ports.nameServer}`
+    const broker = `127.0.0.1:${ports.broker}`
+    const store = Path.join(home, "store")
+
+    const nsFile = Path.join(home, "namesrv.properties")
+    const brokerFile = Path.join(home, "broker.properties")
+    Fs.writeFileSync(
+      nsFile,
+      properties({
+        listenPort: String(ports.nameServer),
+        bindAddress: "127.0.0.1",
+        rocketmqHome: home,
+        ...options.nameServerProperties
+      })
+    )
+    Fs.writeFileSync(
+      brokerFile,
+      properties({
+        brokerClusterName: clusterName,
+        brokerName,
+        brokerId: "0",
+        brokerRole: "ASYNC_MASTER",
+        flushDiskType: "ASYNC_FLUSH",
+        namesrvAddr: nameServer,
+        brokerIP1: "127.0.0.1",
+        // The remoting server (listenPort and the fast port, listenPort − 2) on loopback only; the HA port
+        // (listenPort + 1) has no such setting and binds to all interfaces.
+        bindAddress: "127.0.0.1",
+        listenPort: String(ports.broker),
+        storePathRootDir: store,
+        storePathCommitLog: Path.join(store, "commitlog"),
+        autoCreateTopicEnable: "true",
+        mappedFileSizeCommitLog: "104857600",
+        rocketmqHome: home,
+        // A developer's disk at 90 % must not turn every send into SERVICE_NOT_AVAILABLE: the store is tiny.
+        diskMaxUsedSpaceRatio: "98",
+        diskSpaceWarningLevelRatio: "99",
+        diskSpaceCleanForciblyRatio: "98",
+        ...options.brokerProperties
+      })
+    )
+
+    const env: NodeJS.ProcessEnv = { ...process.env, ROCKETMQ_HOME: home }
+    delete env.NAMESRV_ADDR
+    delete env.ROCKETMQ_SERIALIZE_TYPE
+    const common = (heap: string, logback: string) => [
+      `-Xmx${heap}`,
+      `-Duser.home=${home}`,
+      `-Drocketmq.home.dir=${home}`,
+      // Each server its own log configuration (the first found on the classpath would be the broker's), and no
+      // logback status chatter on stdout.
+      `-Drmq.logback.configurationFile=${logback}`,
+      "-Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener",
+      ...(options.jvmOptions ?? []),
+      "-cp",
+      classpath
+    ]
+    const logs = Path.join(home, "logs", "rocketmqlogs")
+
+    const ns = yield* startJvm(
+      `NameServer ${nameServer}`,
+      [...common("256m", "rmq.namesrv.logback.xml"), "org.apache.rocketmq.namesrv.NamesrvStartup", "-c", nsFile],
+      env,
+      grace
+    )
+    const nameServerBootMs = yield* awaitBoot(
+      ns,
+      /The Name Server boot success/,
+      bootTimeout,
+      Path.join(logs, "namesrv.log")
+    )
+
+    const br = yield* startJvm(
+      `Broker ${brokerName} ${broker}`,
+      [
+        ...common("512m", "rmq.broker.logback.xml"),
+        "org.apache.rocketmq.broker.BrokerStartup",
+        "-c",
+        brokerFile,
+        "-n",
+        nameServer
+      ],
+      env,
+      grace
+    )
+    const brokerBootMs = yield* awaitBoot(
+      br,
+      /The broker\[.*\] boot success/,
+      bootTimeout,
+      Path.join(logs, "broker.log")
+    )
+
+    const registered = Date.now()
+    if (options.awaitRegistration ?? true) yield* awaitBrokerListed(nameServer, brokerName, "30 seconds")
+
+    return {
+      nameServer,
+      broker,
+      brokerName,
+      clusterName,
+      nameServerPort: ports.nameServer,
+      brokerPort: ports.broker,
+      home,
+      nameServerPid: ns.child.pid!,
+      brokerPid: br.child.pid!,
+      nameServerBootMs,
+      brokerBootMs,
+      registrationMs: (options.awaitRegistration ?? true) ? Date.now() - registered : 0
+    }
+  })
+
+/**
+ * Starts a NameServer and a broker registered with it, for the scope. Fails when a prerequisite is missing
+ * (callers skip outside CI: see `availability`). A start that loses a port race is retried with new ports,
+ * up to three times; each attempt's processes and home are released before the next.
+ */
+export const start = (options: Options = {}): Effect.Effect<RocketMQServers, ServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const classpath = yield* availability.pipe(
+      Effect.flatMap(JavaRemoting.requireAvailable),
+      Effect.mapError((error) => new ServerError({ reason: error.reason }))
+    )
+    const parent = yield* Effect.scope
+    const attempt = Effect.gen(function*() {
+      const child = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+      return yield* startOnce(classpath, options).pipe(
+        Scope.extend(child),
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(child, exit) : Effect.void)
+      )
+    })
+    return yield* attempt.pipe(Effect.retry({ times: 2, while: isPortRace }))
+  })
+
+/** The resident set size of a process, in bytes (Linux `/proc`); undefined elsewhere or once it has exited. */
+export const rssBytes = (pid: number): number | undefined => {
+  try {
+    const status = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
+    return kb === undefined ? undefined : Number(kb) * 1024
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * For a vitest file: starts the servers in `beforeAll` and stops them in `afterAll`; the getter returns them
+ * inside tests. Call it inside a `describe` that is skipped when `availability` says Missing.
+ */
+export const useServers = (
+  options: Options = {},
+  timeoutMs = 240_000
+): () => RocketMQServers => {
+  let scope: Scope.CloseableScope | undefined
+  let servers: RocketMQServers | undefined
+  beforeAll(async () => {
+    scope = Effect.runSync(Scope.make())
+    servers = await Effect.runPromise(Scope.extend(start(options), scope))
+  }, timeoutMs)
+  afterAll(async () => {
+    if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  }, timeoutMs)
+  return () => {
+    if (servers === undefined) throw new Error("RocketMQServers.useServers: the servers did not start (see beforeAll)")
+    return servers
+  }
+}
