@@ -15,7 +15,8 @@ const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const packages = [
   { dir: "packages/transport", esmOnly: [] },
   { dir: "packages/transport-node", esmOnly: [] },
-  { dir: "packages/cli", esmOnly: ["bin.ts"] }
+  { dir: "packages/cli", esmOnly: ["bin.ts"] },
+  { dir: "packages/remoting", esmOnly: [] }
 ]
 
 // A stale build-info file would make tsc skip emitting into a dist/ that was removed: start clean.

@@ -14,7 +14,7 @@ import { checkTarball } from "./tarball-rules.mjs"
 
 const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const fixtures = Path.join(root, "scripts", "consumer")
-const packageDirs = ["packages/transport", "packages/transport-node", "packages/cli"]
+const packageDirs = ["packages/transport", "packages/transport-node", "packages/cli", "packages/remoting"]
 const rootManifest = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
 // The registry dependencies a user adds beside ours, at the versions the workspace pins.
 const registryDependencies = ["effect", "@effect/platform", "@effect/platform-node", "typescript", "@types/node"]
@@ -84,6 +84,7 @@ describe("installed packages", () => {
     format,
     effect: ["one", "two", "three"],
     promise: ["one", "two", "three"],
+    remoting: { code: 0, body: "remoting" },
     framedBytes: 9
   })
 

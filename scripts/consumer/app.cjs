@@ -2,9 +2,23 @@
 "use strict"
 const { Framing, Transport } = require("@rocketmq-effect/transport")
 const TransportConfig = require("@rocketmq-effect/transport/TransportConfig")
-const { NodeTransport, TransportServer } = require("@rocketmq-effect/transport-node")
-const { Effect } = require("effect")
+const { NodeConnector, NodeTransport, TransportServer } = require("@rocketmq-effect/transport-node")
+const { RemotingClient, RemotingCode, RemotingCodec, RemotingCommand } = require("@rocketmq-effect/remoting")
+const { Effect, Stream } = require("effect")
 const roundTrips = require("./roundTrips.cjs")
 
-roundTrips({ Effect, Framing, NodeTransport, Transport, TransportConfig, TransportServer }, "cjs")
+roundTrips({
+  Effect,
+  Framing,
+  NodeConnector,
+  NodeTransport,
+  RemotingClient,
+  RemotingCode,
+  RemotingCodec,
+  RemotingCommand,
+  Stream,
+  Transport,
+  TransportConfig,
+  TransportServer
+}, "cjs")
   .then((result) => console.log(JSON.stringify(result)))

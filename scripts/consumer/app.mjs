@@ -2,9 +2,23 @@
 // run prints nothing else.
 import { Framing, Transport } from "@rocketmq-effect/transport"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
-import { NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
-import { Effect } from "effect"
+import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
+import { RemotingClient, RemotingCode, RemotingCodec, RemotingCommand } from "@rocketmq-effect/remoting"
+import { Effect, Stream } from "effect"
 import roundTrips from "./roundTrips.cjs"
 
-const result = await roundTrips({ Effect, Framing, NodeTransport, Transport, TransportConfig, TransportServer }, "esm")
+const result = await roundTrips({
+  Effect,
+  Framing,
+  NodeConnector,
+  NodeTransport,
+  RemotingClient,
+  RemotingCode,
+  RemotingCodec,
+  RemotingCommand,
+  Stream,
+  Transport,
+  TransportConfig,
+  TransportServer
+}, "esm")
 console.log(JSON.stringify(result))

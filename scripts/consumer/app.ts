@@ -1,12 +1,12 @@
 // A TypeScript consumer, type-checked (not run) under strict settings with NodeNext and with Bundler
 // resolution: the packages' declarations must hold up under what careful projects use. The consumer test
 // also checks it as `app.cts` (NodeNext only), a CommonJS module reaching the `require` conditions.
+import { RemotingClient, RemotingCode, RemotingCommand, RemotingError, RemotingPool } from "@rocketmq-effect/remoting"
 import { ConnectionState, Framing, TestConnector, Transport, TransportError } from "@rocketmq-effect/transport"
 import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
 import type * as TransportClient from "@rocketmq-effect/transport/TransportClient"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
-import type { Layer } from "effect"
-import { Duration, Effect, Schedule, Stream } from "effect"
+import { Duration, Effect, Layer, Schedule, Stream } from "effect"
 
 export const program: Effect.Effect<
   string,
@@ -49,3 +49,17 @@ export const client: () => Promise<TransportClient.TransportClient> = () =>
   NodeTransport.makeClient({ host: "127.0.0.1", port: 10911 })
 
 export const isError = (u: unknown): boolean => TransportError.isTransportError(u)
+
+export const remotingLayer = RemotingClient.layerTransport({ host: "127.0.0.1", port: 9876 }).pipe(
+  Layer.provide(NodeConnector.layer)
+)
+
+export const clusterInfo: Effect.Effect<Uint8Array, unknown, RemotingClient.RemotingClient> = Effect.gen(function*() {
+  const client = yield* RemotingClient.RemotingClient
+  const answer = yield* client.invoke(RemotingCommand.request(RemotingCode.RequestCode.GET_BROKER_CLUSTER_INFO))
+  return answer.body
+})
+
+export const pool = RemotingPool.layer().pipe(Layer.provide(NodeConnector.layer))
+
+export const isRemotingError = (u: unknown): boolean => u instanceof RemotingError.RemotingError

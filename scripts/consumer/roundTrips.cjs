@@ -1,13 +1,29 @@
 // The consumer programs' shared body. `app.mjs` hands it the packages as `import` loads them (the ES module
 // builds), `app.cjs` as `require` loads them (the CommonJS builds): an echo server, one connection through the
-// Effect API, one through the Promise API, and a frame encoded. Resolves with what the program prints.
+// Effect API, one through the Promise API, one remoting call to a mock broker, and a frame encoded. Resolves with what the program prints.
 "use strict"
 
 const texts = ["one", "two", "three"]
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-module.exports = ({ Effect, Framing, NodeTransport, Transport, TransportConfig, TransportServer }, format) => {
+module.exports = (
+  {
+    Effect,
+    Framing,
+    NodeConnector,
+    NodeTransport,
+    RemotingClient,
+    RemotingCode,
+    RemotingCodec,
+    RemotingCommand,
+    Stream,
+    Transport,
+    TransportConfig,
+    TransportServer
+  },
+  format
+) => {
   const program = Effect.gen(function*() {
     const server = yield* TransportServer.make({ host: "127.0.0.1", port: 0 })
     yield* server.serve(TransportServer.echo)
@@ -40,8 +56,29 @@ module.exports = ({ Effect, Framing, NodeTransport, Transport, TransportConfig, 
       }
     })
 
+    // A mock broker that answers every request SUCCESS with the request's body, and one remoting call to it.
+    const broker = yield* TransportServer.make({ host: "127.0.0.1", port: 0 })
+    yield* broker.serve((connection) =>
+      Stream.runForEach(connection.frames, (payload) =>
+        Effect.flatMap(RemotingCodec.decode(payload), (request) => {
+          const answer = RemotingCommand.response(request, RemotingCode.ResponseCode.SUCCESS, { body: request.body })
+          return Effect.flatMap(RemotingCodec.encode(answer, "JSON"), connection.send)
+        }))
+    )
+    const remoting = yield* Effect.gen(function*() {
+      const client = yield* RemotingClient.RemotingClient
+      const request = RemotingCommand.request(RemotingCode.RequestCode.GET_BROKER_CLUSTER_INFO, {
+        body: encoder.encode("remoting")
+      })
+      const answer = yield* client.invoke(request, { timeout: "5 seconds" })
+      return { code: answer.code, body: decoder.decode(answer.body) }
+    }).pipe(
+      Effect.provide(RemotingClient.layerTransport({ host: "127.0.0.1", port: broker.address.port, maxRetries: 3 })),
+      Effect.provide(NodeConnector.layer)
+    )
+
     const framed = yield* Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
-    return { format, effect: viaEffect, promise: viaPromise, framedBytes: framed.length }
+    return { format, effect: viaEffect, promise: viaPromise, remoting, framedBytes: framed.length }
   })
   return Effect.runPromise(Effect.scoped(program))
 }
