@@ -9,7 +9,12 @@
  * SIGTERM, then SIGKILL after a grace period, and the home is removed. A JVM outlives neither the test process
  * (an exit handler kills it) nor a test process killed outright (a small watchdog shell kills it).
  *
- * `useServers` is the same for a vitest file: `beforeAll` starts, `afterAll` stops.
+ * The broker can crash and come back while the servers run: `killBroker` (SIGKILL), `stopBroker` (SIGTERM,
+ * graceful), then `startBroker` on the same ports, properties and store directory (so what it stored is
+ * recovered); whichever broker JVM runs when the scope closes is stopped with it.
+ *
+ * `useServers` is the same for a vitest file: `beforeAll` starts, `afterAll` stops. The rest does not need vitest
+ * (`demo/broker.ts` uses `start`).
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -23,8 +28,13 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, beforeAll } from "vitest"
 import * as JavaRemoting from "./JavaRemoting.js"
+
+/**
+ * vitest, loaded only inside vitest (which sets `VITEST` in its workers) for `useServers`: a script run with
+ * tsx (`pnpm demo:broker`) imports this file without pulling vitest in.
+ */
+const vitest = process.env.VITEST !== undefined ? await import("vitest") : undefined
 
 /**
  * @category errors
@@ -52,6 +62,29 @@ export interface RocketMQServers {
   readonly brokerBootMs: number
   /** From the broker's boot line to the NameServer listing it (0 when not awaited), ms. */
   readonly registrationMs: number
+  /** Whether a broker JVM is running now (false after `killBroker` / `stopBroker`, until `startBroker`). */
+  readonly brokerRunning: () => boolean
+  /** The pid of the broker JVM running now, if one is (`brokerPid` is the first one's). */
+  readonly currentBrokerPid: () => number | undefined
+  /**
+   * SIGKILL to the broker JVM, then waits until it is gone: a crash. The store directory stays, so a
+   * `startBroker` afterwards recovers the commit log from it (RocketMQ's abnormal recovery: the `abort` file
+   * is still there). Does nothing when no broker runs.
+   */
+  readonly killBroker: Effect.Effect<void>
+  /**
+   * SIGTERM to the broker JVM (its graceful shutdown: ~15 s on a loaded machine), SIGKILL after `grace`
+   * (default 30 s), then waits until it is gone. The store stays.
+   */
+  readonly stopBroker: (grace?: Duration.DurationInput) => Effect.Effect<void>
+  /**
+   * Starts the broker again after `killBroker` / `stopBroker`: the same properties file, so the same ports,
+   * name and store directory. Waits for its boot line, and for the NameServer to list it when the servers
+   * were started with `awaitRegistration` (the default). Returns the boot time, ms. Fails when a broker is
+   * running, or when the new JVM does not boot (a port taken meanwhile is not retried: clients hold the
+   * address). The new JVM is stopped with the servers.
+   */
+  readonly startBroker: Effect.Effect<number, ServerError>
 }
 
 export interface Options {
@@ -131,104 +164,104 @@ const startJvm = (
   env: NodeJS.ProcessEnv,
   grace: Duration.Duration
 ): Effect.Effect<Jvm, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync((): Jvm => {
-      installExitHook()
-      const child = spawn("java", args, { stdio: ["ignore", "pipe", "pipe"], env })
-      live.add(child)
-      if (child.pid !== undefined) watchdog(child.pid)
-      const lines: Array<string> = []
-      const partial = { stdout: "", stderr: "" }
-      let exit: { readonly code: number | null; readonly error?: Error } | undefined
-      const listeners = new Set<() => void>()
-      const notify = () => {
-        for (const listener of Array.from(listeners)) listener()
-      }
-      const onData = (stream: "stdout" | "stderr") => (text: string) => {
-        const parts = (partial[stream] + text).split("\n")
-        partial[stream] = parts.pop()!
-        for (const part of parts) lines.push(stream === "stderr" ? `[stderr] ${part.trimEnd()}` : part.trimEnd())
-        if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
-        notify()
-      }
-      child.stdout!.setEncoding("utf8")
-      child.stdout!.on("data", onData("stdout"))
-      child.stderr!.setEncoding("utf8")
-      child.stderr!.on("data", onData("stderr"))
-      child.on("error", (error) => {
-        live.delete(child)
-        exit = { code: null, error }
-        notify()
-      })
-      child.on("close", (code) => {
-        live.delete(child)
-        exit = { code }
-        notify()
-      })
+  Effect.acquireRelease(Effect.sync(() => spawnJvm(name, args, env)), (jvm) => stopJvm(jvm, grace))
 
-      const waitFor = <A>(poll: () => A | undefined): Effect.Effect<A> =>
-        Effect.async<A>((resume) => {
-          const check = () => {
-            const value = poll()
-            if (value !== undefined) {
-              listeners.delete(check)
-              resume(Effect.succeed(value))
-            }
+/** Spawns a JVM, watched (exit hook, watchdog) but owned by no scope: the caller stops it. */
+const spawnJvm = (name: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Jvm => {
+  installExitHook()
+  const child = spawn("java", args, { stdio: ["ignore", "pipe", "pipe"], env })
+  live.add(child)
+  if (child.pid !== undefined) watchdog(child.pid)
+  const lines: Array<string> = []
+  const partial = { stdout: "", stderr: "" }
+  let exit: { readonly code: number | null; readonly error?: Error } | undefined
+  const listeners = new Set<() => void>()
+  const notify = () => {
+    for (const listener of Array.from(listeners)) listener()
+  }
+  const onData = (stream: "stdout" | "stderr") => (text: string) => {
+    const parts = (partial[stream] + text).split("\n")
+    partial[stream] = parts.pop()!
+    for (const part of parts) lines.push(stream === "stderr" ? `[stderr] ${part.trimEnd()}` : part.trimEnd())
+    if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
+    notify()
+  }
+  child.stdout!.setEncoding("utf8")
+  child.stdout!.on("data", onData("stdout"))
+  child.stderr!.setEncoding("utf8")
+  child.stderr!.on("data", onData("stderr"))
+  child.on("error", (error) => {
+    live.delete(child)
+    exit = { code: null, error }
+    notify()
+  })
+  child.on("close", (code) => {
+    live.delete(child)
+    exit = { code }
+    notify()
+  })
+
+  const waitFor = <A>(poll: () => A | undefined): Effect.Effect<A> =>
+    Effect.async<A>((resume) => {
+      const check = () => {
+        const value = poll()
+        if (value !== undefined) {
+          listeners.delete(check)
+          resume(Effect.succeed(value))
+        }
+      }
+      listeners.add(check)
+      check()
+      return Effect.sync(() => listeners.delete(check))
+    })
+
+  return {
+    name,
+    child,
+    startedAt: Date.now(),
+    output: () => lines,
+    hasExited: () => exit !== undefined,
+    exited: waitFor(() => exit).pipe(Effect.map((e) => e.code)),
+    exitsWithin: (ms) =>
+      Effect.async<boolean>((resume) => {
+        const check = () => {
+          if (exit !== undefined) {
+            clearTimeout(timer)
+            listeners.delete(check)
+            resume(Effect.succeed(true))
           }
-          listeners.add(check)
-          check()
-          return Effect.sync(() => listeners.delete(check))
+        }
+        const timer = setTimeout(() => {
+          listeners.delete(check)
+          resume(Effect.succeed(false))
+        }, ms)
+        listeners.add(check)
+        check()
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          listeners.delete(check)
         })
-
-      return {
-        name,
-        child,
-        startedAt: Date.now(),
-        output: () => lines,
-        hasExited: () => exit !== undefined,
-        exited: waitFor(() => exit).pipe(Effect.map((e) => e.code)),
-        exitsWithin: (ms) =>
-          Effect.async<boolean>((resume) => {
-            const check = () => {
-              if (exit !== undefined) {
-                clearTimeout(timer)
-                listeners.delete(check)
-                resume(Effect.succeed(true))
-              }
-            }
-            const timer = setTimeout(() => {
-              listeners.delete(check)
-              resume(Effect.succeed(false))
-            }, ms)
-            listeners.add(check)
-            check()
-            return Effect.sync(() => {
-              clearTimeout(timer)
-              listeners.delete(check)
+      }),
+    awaitLine: (pattern) =>
+      waitFor((): { line: string } | { exited: true } | undefined => {
+        const line = lines.find((l) => pattern.test(l))
+        if (line !== undefined) return { line }
+        return exit !== undefined ? { exited: true } : undefined
+      }).pipe(Effect.flatMap((found) =>
+        "line" in found
+          ? Effect.succeed(found.line)
+          : Effect.fail(
+            new ServerError({
+              reason: `${name} ${
+                exit?.error !== undefined
+                  ? `could not start: ${exit.error.message}`
+                  : `exited with ${exit?.code} before printing ${pattern}`
+              }`
             })
-          }),
-        awaitLine: (pattern) =>
-          waitFor((): { line: string } | { exited: true } | undefined => {
-            const line = lines.find((l) => pattern.test(l))
-            if (line !== undefined) return { line }
-            return exit !== undefined ? { exited: true } : undefined
-          }).pipe(Effect.flatMap((found) =>
-            "line" in found
-              ? Effect.succeed(found.line)
-              : Effect.fail(
-                new ServerError({
-                  reason: `${name} ${
-                    exit?.error !== undefined
-                      ? `could not start: ${exit.error.message}`
-                      : `exited with ${exit?.code} before printing ${pattern}`
-                  }`
-                })
-              )
-          ))
-      }
-    }),
-    (jvm) => stopJvm(jvm, grace)
-  )
+          )
+      ))
+  }
+}
 
 const stopJvm = (jvm: Jvm, grace: Duration.Duration): Effect.Effect<void> =>
   Effect.gen(function*() {
@@ -238,6 +271,14 @@ const stopJvm = (jvm: Jvm, grace: Duration.Duration): Effect.Effect<void> =>
       jvm.child.kill("SIGKILL")
       yield* jvm.exitsWithin(10_000)
     }
+  })
+
+/** SIGKILL, then waits (up to 10 s) until the process is gone and its stdio closed: its ports are free. */
+const killJvm = (jvm: Jvm): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (jvm.hasExited()) return
+    jvm.child.kill("SIGKILL")
+    yield* jvm.exitsWithin(10_000)
   })
 
 // ---- ports ------------------------------------------------------------------------------------------------
@@ -514,29 +555,30 @@ const startOnce = (
       Path.join(logs, "namesrv.log")
     )
 
-    const br = yield* startJvm(
-      `Broker ${brokerName} ${broker}`,
-      [
-        ...common("512m", "rmq.broker.logback.xml"),
-        "org.apache.rocketmq.broker.BrokerStartup",
-        "-c",
-        brokerFile,
-        "-n",
-        nameServer
-      ],
-      env,
-      grace
-    )
-    const brokerBootMs = yield* awaitBoot(
-      br,
-      /The broker\[.*\] boot success/,
-      bootTimeout,
-      Path.join(logs, "broker.log")
-    )
+    // The broker JVM running now: replaced by `startBroker`, stopped with the scope whichever it is (before the
+    // NameServer, as the finalizers run in reverse).
+    const current: { jvm: Jvm | undefined } = { jvm: undefined }
+    yield* Effect.addFinalizer(() => current.jvm === undefined ? Effect.void : stopJvm(current.jvm, grace))
+    const brokerArgs = [
+      ...common("512m", "rmq.broker.logback.xml"),
+      "org.apache.rocketmq.broker.BrokerStartup",
+      "-c",
+      brokerFile,
+      "-n",
+      nameServer
+    ]
+    const bootBroker = Effect.gen(function*() {
+      const jvm = spawnJvm(`Broker ${brokerName} ${broker}`, brokerArgs, env)
+      current.jvm = jvm
+      return yield* awaitBoot(jvm, /The broker\[.*\] boot success/, bootTimeout, Path.join(logs, "broker.log"))
+    })
+    const brokerBootMs = yield* bootBroker
+    const br = current.jvm!
 
     const registered = Date.now()
     if (options.awaitRegistration ?? true) yield* awaitBrokerListed(nameServer, brokerName, "30 seconds")
 
+    const running = () => current.jvm !== undefined && !current.jvm.hasExited()
     return {
       nameServer,
       broker,
@@ -549,7 +591,23 @@ const startOnce = (
       brokerPid: br.child.pid!,
       nameServerBootMs,
       brokerBootMs,
-      registrationMs: (options.awaitRegistration ?? true) ? Date.now() - registered : 0
+      registrationMs: (options.awaitRegistration ?? true) ? Date.now() - registered : 0,
+      brokerRunning: running,
+      currentBrokerPid: () => running() ? current.jvm!.child.pid : undefined,
+      killBroker: Effect.suspend(() => current.jvm === undefined ? Effect.void : killJvm(current.jvm)),
+      stopBroker: (stopGrace = "30 seconds") =>
+        Effect.suspend(() =>
+          current.jvm === undefined ? Effect.void : stopJvm(current.jvm, Duration.decode(stopGrace))
+        ),
+      startBroker: Effect.suspend(() =>
+        running()
+          ? Effect.fail(new ServerError({ reason: `broker ${brokerName} ${broker} is running` }))
+          : Effect.gen(function*() {
+            const bootMs = yield* bootBroker
+            if (options.awaitRegistration ?? true) yield* awaitBrokerListed(nameServer, brokerName, "30 seconds")
+            return bootMs
+          })
+      )
     }
   })
 
@@ -594,6 +652,8 @@ export const useServers = (
   options: Options = {},
   timeoutMs = 240_000
 ): () => RocketMQServers => {
+  if (vitest === undefined) throw new Error("RocketMQServers.useServers runs inside vitest only; use start elsewhere")
+  const { afterAll, beforeAll } = vitest
   let scope: Scope.CloseableScope | undefined
   let servers: RocketMQServers | undefined
   beforeAll(async () => {

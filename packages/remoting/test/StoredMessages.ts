@@ -1,6 +1,7 @@
 /**
  * A test helper: the records of a PULL_MESSAGE answer's body, as REMOTING.md lays a stored message out
  * (both magics, IPv4 and IPv6 hosts by sysFlag). Compressed bodies are not inflated: the tests send none.
+ * Also the broker's body CRC (`bodyCrc`) and offset message id (`offsetMsgId`), to check records against.
  */
 
 export interface StoredMessage {
@@ -115,4 +116,46 @@ export const decodeMessages = (body: Uint8Array): ReadonlyArray<StoredMessage> =
     offset = start + totalSize
   }
   return out
+}
+
+// ---- what the broker computes -------------------------------------------------------------------------------
+
+const CRC_TABLE = (() => {
+  const table = new Int32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c
+  }
+  return table
+})()
+
+/** RocketMQ's `UtilAll.crc32`: the CRC-32 (java.util.zip.CRC32) of the body, masked to 31 bits. */
+export const bodyCrc = (body: Uint8Array): number => {
+  let crc = -1
+  for (let i = 0; i < body.length; i++) crc = CRC_TABLE[(crc ^ body[i]!) & 0xff]! ^ (crc >>> 8)
+  return (crc ^ -1) & 0x7fffffff
+}
+
+const hex = (bytes: ReadonlyArray<number>) => bytes.map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase()
+
+/**
+ * The broker's message id of a stored record (`MessageDecoder.createMessageId`, the `msgId` a SEND_MESSAGE
+ * answer carries): the store host's address bytes, its port as an int32 and the physical offset as an int64,
+ * in upper-case hex. 32 digits for IPv4, 56 for IPv6.
+ */
+export const offsetMsgId = (message: Pick<StoredMessage, "storeHost" | "physicalOffset">): string => {
+  const colon = message.storeHost.lastIndexOf(":")
+  const ip = message.storeHost.slice(0, colon)
+  const port = Number(message.storeHost.slice(colon + 1))
+  const address: Array<number> = ip.startsWith("[")
+    ? ip.slice(1, -1).split(":").flatMap((group) => {
+      const value = parseInt(group, 16)
+      return [value >>> 8, value & 0xff]
+    })
+    : ip.split(".").map(Number)
+  const tail = new DataView(new ArrayBuffer(12))
+  tail.setInt32(0, port)
+  tail.setBigInt64(4, message.physicalOffset)
+  return hex([...address, ...new Uint8Array(tail.buffer)])
 }
