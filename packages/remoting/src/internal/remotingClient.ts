@@ -421,7 +421,11 @@ export const make = (
           : body
         return limited.pipe(
           Effect.onExit((exit: Exit.Exit<A, InvokeError>) => record(request.code, started)(exit)),
-          Effect.withSpan(name, { kind: "client", attributes: { code: request.code, address } })
+          Effect.withSpan(name, {
+            kind: "client",
+            attributes: { code: request.code, address },
+            captureStackTrace: false
+          })
         )
       })
 
