@@ -52,9 +52,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import * as RemotingClient from "../src/RemotingClient.js"
-import { RequestCode, ResponseCode } from "../src/RemotingCode.js"
+import { ResponseCode } from "../src/RemotingCode.js"
 import type { RemotingCommand } from "../src/RemotingCommand.js"
 import { request } from "../src/RemotingCommand.js"
+import { createTopic, sendMessageV2 } from "../test/BrokerRequests.js"
 import * as JavaRemoting from "../test/JavaRemoting.js"
 import * as RocketMQServers from "../test/RocketMQServers.js"
 
@@ -217,24 +218,14 @@ let uniqCounter = 0
 
 /** What Java's producer sends for `new Message(topic, "bench", body)` to queue 0: TAGS, WAIT and UNIQ_KEY. */
 const sendRequest = (brokerName: string): RemotingCommand =>
-  request(RequestCode.SEND_MESSAGE_V2, {
-    extFields: {
-      a: "bench-producer-ours",
-      b: TOPIC,
-      c: "TBW102",
-      d: 4,
-      e: QUEUE_ID,
-      f: 0,
-      g: Date.now(),
-      h: 0,
-      i: `TAGS\u0001bench\u0002WAIT\u0001true\u0002UNIQ_KEY\u0001${uniqPrefix}${
-        (uniqCounter++ >>> 0).toString(16).toUpperCase().padStart(8, "0")
-      }\u0002`,
-      j: 0,
-      k: false,
-      m: false,
-      n: brokerName
-    },
+  sendMessageV2({
+    producerGroup: "bench-producer-ours",
+    topic: TOPIC,
+    brokerName,
+    queueId: QUEUE_ID,
+    properties: `TAGS\u0001bench\u0002WAIT\u0001true\u0002UNIQ_KEY\u0001${uniqPrefix}${
+      (uniqCounter++ >>> 0).toString(16).toUpperCase().padStart(8, "0")
+    }\u0002`,
     body
   })
 
@@ -558,18 +549,7 @@ const program = Effect.gen(function*() {
     const client = yield* RemotingClient.make({ transport, defaultTimeout: Duration.millis(TIMEOUT_MS) })
 
     // The topic, on the broker, which registers it with the NameServer at once.
-    yield* client.invokeSuccess(request(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-      extFields: {
-        topic: TOPIC,
-        defaultTopic: "TBW102",
-        readQueueNums: 4,
-        writeQueueNums: 4,
-        perm: 6,
-        topicFilterType: "SINGLE_TAG",
-        topicSysFlag: 0,
-        order: false
-      }
-    }))
+    yield* client.invokeSuccess(createTopic(TOPIC))
     const config = yield* client.invokeSuccess(request(GET_BROKER_CONFIG)).pipe(
       Effect.map((answer) => {
         const entries = new Map<string, string>()

@@ -27,6 +27,7 @@ import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { RemotingClient, RemotingCode, RemotingCommand, RemotingPool, RouteData } from "../src/index.js"
+import { createTopic, heartbeat, pullMessage as pullMessageRequest, sendMessageV2 } from "../test/BrokerRequests.js"
 import * as RocketMQServers from "../test/RocketMQServers.js"
 import { decodeMessages, type StoredMessage, writeProperties } from "../test/StoredMessages.js"
 
@@ -49,83 +50,18 @@ const since = (start: number) => seconds(Date.now() - start)
 
 // ---- the requests ------------------------------------------------------------------------------------------
 
-const createTopic = (topic: string) =>
-  RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-    extFields: {
-      topic,
-      defaultTopic: "TBW102",
-      readQueueNums: 4,
-      writeQueueNums: 4,
-      perm: 6,
-      topicFilterType: "SINGLE_TAG",
-      topicSysFlag: 0,
-      order: false
-    }
-  })
-
-/** SEND_MESSAGE_V2: the one-letter header fields of `SendMessageRequestHeaderV2`. */
 const sendMessage = (topic: string, brokerName: string, body: string, key: string) =>
-  RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, {
-    extFields: {
-      a: "demo-producer", // producerGroup
-      b: topic, // topic
-      c: "TBW102", // defaultTopic
-      d: 4, // defaultTopicQueueNums
-      e: 0, // queueId: all ten to queue 0, so their offsets run 0..9
-      f: 0, // sysFlag
-      g: Date.now(), // bornTimestamp
-      h: 0, // flag
-      i: writeProperties({ TAGS: "demo", KEYS: key, WAIT: "true" }), // properties
-      j: 0, // reconsumeTimes
-      k: false, // unitMode
-      m: false, // batch
-      n: brokerName // brokerName
-    },
+  sendMessageV2({
+    producerGroup: "demo-producer",
+    topic,
+    brokerName,
+    queueId: 0, // all ten to queue 0, so their offsets run 0..9
+    properties: writeProperties({ TAGS: "demo", KEYS: key, WAIT: "true" }),
     body: encoder.encode(body)
   })
 
-const pullMessage = (topic: string, queueOffset: number) =>
-  RemotingCommand.request(RequestCode.PULL_MESSAGE, {
-    extFields: {
-      consumerGroup: "demo-puller",
-      topic,
-      queueId: 0,
-      queueOffset,
-      maxMsgNums: 32,
-      sysFlag: 4, // subscription given: no heartbeat needed first
-      commitOffset: 0,
-      suspendTimeoutMillis: 0, // answer at once, no long polling
-      subscription: "*",
-      subVersion: 0,
-      expressionType: "TAG"
-    }
-  })
-
-const heartbeat = (clientID: string, group: string, topic: string) =>
-  RemotingCommand.request(RequestCode.HEART_BEAT, {
-    body: encoder.encode(JSON.stringify({
-      clientID,
-      producerDataSet: [],
-      consumerDataSet: [{
-        groupName: group,
-        consumeType: "CONSUME_PASSIVELY",
-        messageModel: "CLUSTERING",
-        consumeFromWhere: "CONSUME_FROM_LAST_OFFSET",
-        unitMode: false,
-        subscriptionDataSet: [{
-          topic,
-          subString: "*",
-          tagsSet: [],
-          codeSet: [],
-          subVersion: Date.now(),
-          expressionType: "TAG",
-          classFilterMode: false
-        }]
-      }],
-      heartbeatFingerprint: 0,
-      isWithoutSub: false
-    }))
-  })
+// Subscription given (no heartbeat needed first); no long polling: the broker answers at once.
+const pullMessage = (topic: string, queueOffset: number) => pullMessageRequest("demo-puller", topic, { queueOffset })
 
 /** Retries `effect` every 200 ms for up to 30 s (the broker registers and dispatches asynchronously). */
 const poll = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

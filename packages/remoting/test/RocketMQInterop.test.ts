@@ -35,6 +35,7 @@ import type { RemotingCommand as Command, SerializeType } from "../src/RemotingC
 import { request } from "../src/RemotingCommand.js"
 import * as RemotingPool from "../src/RemotingPool.js"
 import * as RouteData from "../src/RouteData.js"
+import { createTopic, heartbeat, pullMessage as pullMessageRequest, sendMessageV2 } from "./BrokerRequests.js"
 import * as JavaRemoting from "./JavaRemoting.js"
 import { readText, text } from "./MockBroker.js"
 import * as RocketMQServers from "./RocketMQServers.js"
@@ -728,50 +729,17 @@ const sendV2 = (
   properties: Readonly<Record<string, string>>,
   queueId = 0
 ) =>
-  request(RequestCode.SEND_MESSAGE_V2, {
-    extFields: {
-      a: "interop-producer",
-      b: topic,
-      c: "TBW102",
-      d: 4,
-      e: queueId,
-      f: 0,
-      g: Date.now(),
-      h: 0,
-      i: writeProperties(properties),
-      j: 0,
-      k: false,
-      m: false,
-      n: brokerName
-    },
+  sendMessageV2({
+    producerGroup: "interop-producer",
+    topic,
+    brokerName,
+    queueId,
+    properties: writeProperties(properties),
     body
   })
 
-/** PULL_MESSAGE with the subscription in the request (sysFlag 4, no heartbeat needed); `suspendMillis` > 0 long-polls. */
-const pullRequest = (
-  topic: string,
-  options: {
-    readonly queueId?: number
-    readonly queueOffset?: number
-    readonly maxMsgNums?: number
-    readonly suspendMillis?: number
-  } = {}
-) =>
-  request(RequestCode.PULL_MESSAGE, {
-    extFields: {
-      consumerGroup: "interop-puller",
-      topic,
-      queueId: options.queueId ?? 0,
-      queueOffset: options.queueOffset ?? 0,
-      maxMsgNums: options.maxMsgNums ?? 32,
-      sysFlag: (options.suspendMillis ?? 0) > 0 ? 4 | 2 : 4,
-      commitOffset: 0,
-      suspendTimeoutMillis: options.suspendMillis ?? 0,
-      subscription: "*",
-      subVersion: 0,
-      expressionType: "TAG"
-    }
-  })
+const pullRequest = (topic: string, options?: Parameters<typeof pullMessageRequest>[2]) =>
+  pullMessageRequest("interop-puller", topic, options)
 
 /**
  * Pulls queue `queueId` from `from` until `count` records are read (then, with `untilEnd`, on until the broker
@@ -824,47 +792,7 @@ const pullAll = (
     })
   )
 
-const createTopic = (topic: string) =>
-  request(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-    extFields: {
-      topic,
-      defaultTopic: "TBW102",
-      readQueueNums: 4,
-      writeQueueNums: 4,
-      perm: 6,
-      topicFilterType: "SINGLE_TAG",
-      topicSysFlag: 0,
-      order: false
-    }
-  })
-
 const sendMessage = (topic: string, brokerName: string, body: string, key: string) =>
   sendV2(topic, brokerName, text(body), { TAGS: "tagA", KEYS: key, WAIT: "true" })
 
 const pullMessage = (topic: string) => pullRequest(topic)
-
-const heartbeat = (clientID: string, group: string, topic: string) =>
-  request(RequestCode.HEART_BEAT, {
-    body: text(JSON.stringify({
-      clientID,
-      producerDataSet: [],
-      consumerDataSet: [{
-        groupName: group,
-        consumeType: "CONSUME_PASSIVELY",
-        messageModel: "CLUSTERING",
-        consumeFromWhere: "CONSUME_FROM_LAST_OFFSET",
-        unitMode: false,
-        subscriptionDataSet: [{
-          topic,
-          subString: "*",
-          tagsSet: [],
-          codeSet: [],
-          subVersion: Date.now(),
-          expressionType: "TAG",
-          classFilterMode: false
-        }]
-      }],
-      heartbeatFingerprint: 0,
-      isWithoutSub: false
-    }))
-  })
