@@ -35,7 +35,10 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as NodeConnector from "./NodeConnector.js"
+import type * as TlsConfig from "./TlsConfig.js"
+import * as TlsConfigModule from "./TlsConfig.js"
 
 /**
  * The TCP transport's own tag, for programs that want to say they need TCP in particular.
@@ -54,9 +57,27 @@ const makeContext = (config: TransportConfig, options: Transport.Options | undef
     (transport) => Context.make(Transport.Transport, transport).pipe(Context.add(NodeTransport, transport))
   )
 
-// The TCP connector provided to the transport directly rather than as a layer of its own: one layer to build
-// per transport, not two.
-const withTcp = Effect.provideServiceEffect(Connector.Connector, NodeConnector.make)
+/**
+ * Options of `layer` and `layerConfig`: the transport's, and TLS.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options extends Transport.Options {
+  /**
+   * Connect over TLS: a `TlsConfig`, or the fields `TlsConfig.make` accepts (`{}` trusts Node's bundled CAs
+   * and checks the host name). Plain TCP unless given.
+   */
+  readonly tls?: TlsConfig.TlsConfig | TlsConfig.TlsConfigInput | undefined
+}
+
+// The connector provided to the transport directly rather than as a layer of its own: one layer to build per
+// transport, not two.
+const withConnector = (tls: TlsConfig.TlsConfig | TlsConfig.TlsConfigInput | undefined) =>
+  Effect.provideServiceEffect(
+    Connector.Connector,
+    tls === undefined ? NodeConnector.make : NodeConnector.makeTls(tls)
+  )
 
 const validate = (
   config: TransportConfig | Partial<TransportConfigInput>
@@ -76,33 +97,42 @@ const validate = (
  */
 export function layer(
   config: TransportConfig,
-  options?: Transport.Options
+  options?: Transport.Options & { readonly tls?: TlsConfig.TlsConfig | undefined }
 ): Layer.Layer<Transport.Transport | NodeTransport>
 export function layer(
   config: TransportConfig | Partial<TransportConfigInput>,
-  options?: Transport.Options
+  options?: Options
 ): Layer.Layer<Transport.Transport | NodeTransport, ConfigurationError>
 export function layer(
   config: TransportConfig | Partial<TransportConfigInput>,
-  options?: Transport.Options
+  options?: Options
 ): Layer.Layer<Transport.Transport | NodeTransport, ConfigurationError> {
   return Layer.scopedContext(
-    Effect.flatMap(validate(config), (config) => makeContext(config, options)).pipe(withTcp)
+    Effect.flatMap(validate(config), (config) => makeContext(config, options)).pipe(withConnector(options?.tls))
   )
 }
 
 /**
  * The transport over TCP with its config loaded through Effect `Config`, by default from `TRANSPORT_*`
- * environment variables (see `TransportConfig.config`).
+ * environment variables (see `TransportConfig.config`), and TLS from `TRANSPORT_TLS_*` ones (see
+ * `TlsConfig.config`; plain TCP unless `TRANSPORT_TLS_ENABLED=true`). A `tls` option replaces what the
+ * environment says of TLS.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
   config: Config.Config<TransportConfig> = TransportConfigModule.config(),
-  options?: Transport.Options
-): Layer.Layer<Transport.Transport | NodeTransport, ConfigError.ConfigError> =>
-  Layer.scopedContext(Effect.flatMap(config, (config) => makeContext(config, options)).pipe(withTcp))
+  options?: Options & { readonly tlsConfig?: Config.Config<Option.Option<TlsConfig.TlsConfig>> | undefined }
+): Layer.Layer<Transport.Transport | NodeTransport, ConfigError.ConfigError | ConfigurationError> =>
+  Layer.scopedContext(
+    Effect.gen(function*() {
+      const transportConfig = yield* config
+      const tls = options?.tls ??
+        Option.getOrUndefined(yield* options?.tlsConfig ?? TlsConfigModule.config())
+      return yield* makeContext(transportConfig, options).pipe(withConnector(tls))
+    })
+  )
 
 /**
  * Options of `makeClient`: the transport's and the client runtime's (`logLevel`).
@@ -110,7 +140,7 @@ export const layerConfig = (
  * @since 0.1.0
  * @category models
  */
-export interface ClientOptions extends Transport.Options, TransportClient.Options {}
+export interface ClientOptions extends Options, TransportClient.Options {}
 
 /**
  * The Promise API over TCP: a `TransportClient` for code that does not use Effect. Takes a `TransportConfig`
@@ -141,7 +171,7 @@ export const makeClient = (
 ): Promise<TransportClient.TransportClient> =>
   TransportClient.fromScoped(
     Effect.flatMap(validate(config), (config) => Transport.make(config, options)).pipe(
-      Effect.provideServiceEffect(Connector.Connector, NodeConnector.make)
+      withConnector(options?.tls)
     ),
     options
   )

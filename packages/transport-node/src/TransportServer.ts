@@ -33,8 +33,54 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { peerAddress } from "./internal/address.js"
 import * as internal from "./internal/serverConnection.js"
+import type * as TlsConfig from "./TlsConfig.js"
+
+const pemBuffer = (pem: TlsConfig.Pem): string | Buffer => typeof pem === "string" ? pem : Buffer.from(pem)
+
+// TLS needs to read during the handshake, so a TLS server cannot pause on connect: each connection is paused
+// once its handshake is done instead, which holds as little (a TLS record at most).
+// Connections still in their TLS handshake are not yet the server's connections, but would hold up its close:
+// `handshaking` holds every raw TCP socket of a TLS server until it closes, for the finalizer to destroy.
+const createServer = (
+  tls: ServerTlsOptions | undefined,
+  handshaking: Set<Net.Socket>,
+  onConnection: (socket: Net.Socket) => void
+): Net.Server => {
+  if (tls === undefined) {
+    const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
+    server.on("connection", onConnection)
+    return server
+  }
+  const ca = tls.ca === undefined
+    ? undefined
+    : (typeof tls.ca === "string" || tls.ca instanceof Uint8Array ? [tls.ca] : tls.ca).map(pemBuffer)
+  const server = Tls.createServer({
+    allowHalfOpen: true,
+    noDelay: true,
+    cert: pemBuffer(tls.cert),
+    key: pemBuffer(tls.key),
+    passphrase: tls.passphrase,
+    ca,
+    requestCert: tls.requestCert ?? false,
+    rejectUnauthorized: tls.requestCert ?? false,
+    minVersion: tls.minVersion ?? "TLSv1.2",
+    maxVersion: tls.maxVersion ?? "TLSv1.3"
+  })
+  server.on("connection", (raw: Net.Socket) => {
+    handshaking.add(raw)
+    raw.once("close", () => handshaking.delete(raw))
+  })
+  server.on("secureConnection", (socket: Tls.TLSSocket) => {
+    socket.pause()
+    onConnection(socket)
+  })
+  // A failed handshake concerns that connection only; Node destroys it.
+  server.on("tlsClientError", () => {})
+  return server
+}
 
 /**
  * @since 0.1.0
@@ -52,6 +98,34 @@ export interface ServerOptions {
    * reading that connection until the handler catches up. 4 MiB unless given.
    */
   readonly inboundBufferBytes?: number | undefined
+  /**
+   * Serve TLS instead of plain TCP. A connection whose handshake fails is closed and never reaches `serve`.
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: ServerTlsOptions | undefined
+}
+
+/**
+ * What a TLS server presents and checks.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ServerTlsOptions {
+  /** The server's certificate chain, PEM. */
+  readonly cert: TlsConfig.Pem
+  /** Its private key, PEM. */
+  readonly key: TlsConfig.Pem
+  readonly passphrase?: string | undefined
+  /** The CAs client certificates must chain to, PEM; Node's bundled CAs unless given. */
+  readonly ca?: TlsConfig.Pem | ReadonlyArray<TlsConfig.Pem> | undefined
+  /** Require a client certificate signed by `ca` (mutual TLS); `false` unless given. */
+  readonly requestCert?: boolean | undefined
+  /** The lowest TLS version accepted; `"TLSv1.2"` unless given. */
+  readonly minVersion?: TlsConfig.TlsVersion | undefined
+  /** The highest TLS version accepted; `"TLSv1.3"` unless given. */
+  readonly maxVersion?: TlsConfig.TlsVersion | undefined
 }
 
 /**
@@ -199,6 +273,7 @@ export const make = (options: ServerOptions = {}): Effect.Effect<TransportServer
       inboundBufferBytes: options.inboundBufferBytes ?? DEFAULT_INBOUND_BUFFER_BYTES
     }
     const connections = new Set<Net.Socket>()
+    const handshaking = new Set<Net.Socket>()
     const accepted = yield* Queue.unbounded<Net.Socket>()
 
     const server = yield* Effect.acquireRelease(
@@ -207,8 +282,7 @@ export const make = (options: ServerOptions = {}): Effect.Effect<TransportServer
         // waiting for `serve` cost no memory beyond the kernel's buffers. `allowHalfOpen`: a client that
         // half-closes after its last request still gets the replies; the connection closes when the handler
         // is done.
-        const created = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
-        created.on("connection", (socket: Net.Socket) => {
+        const created = createServer(options.tls, handshaking, (socket: Net.Socket) => {
           // Kept for the socket's whole life, so an error never becomes an uncaught exception; the
           // connection's own listener reports it to the handler.
           socket.on("error", () => {})
@@ -226,6 +300,7 @@ export const make = (options: ServerOptions = {}): Effect.Effect<TransportServer
           yield* Queue.shutdown(accepted)
           const open = Array.from(connections)
           for (const socket of open) socket.destroy()
+          for (const socket of handshaking) socket.destroy()
           yield* Effect.async<void>((resume) => {
             // The callback also runs, with an error, when the server never listened.
             server.close(() => resume(Effect.void))

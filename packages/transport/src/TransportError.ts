@@ -56,6 +56,7 @@ const describeCause = (cause: unknown): string => {
  * Why a connection could not be used.
  *
  * - `Connect`: an attempt to open the connection failed (refused, unreachable, DNS, …).
+ * - `Tls`: the TCP connection opened but the TLS handshake failed; `tls` says why.
  * - `Read` / `Write`: the socket failed while reading or writing (a reset, for instance).
  * - `PeerClosed`: the peer closed the connection cleanly.
  * - `Idle`: no inbound bytes arrived within `idleTimeout`; the peer is presumed dead.
@@ -69,6 +70,7 @@ const describeCause = (cause: unknown): string => {
  */
 export type ConnectionErrorReason =
   | "Connect"
+  | "Tls"
   | "Read"
   | "Write"
   | "PeerClosed"
@@ -77,6 +79,50 @@ export type ConnectionErrorReason =
   | "NotConnected"
   | "Disconnected"
   | "RetriesExhausted"
+
+/**
+ * Why a TLS handshake failed, as the client saw it.
+ *
+ * - `UntrustedCertificate`: the server's certificate does not chain to a trusted CA (an unknown CA, a
+ *   self-signed certificate, an incomplete chain).
+ * - `CertificateExpired` / `CertificateNotYetValid`: the server's certificate is outside its validity dates.
+ * - `HostnameMismatch`: the certificate is valid but not for the name (or IP) connected to.
+ * - `NotTls`: the peer answered with bytes that are not TLS: a plaintext port.
+ * - `ClosedDuringHandshake`: the peer closed the connection before the handshake completed, as a plaintext
+ *   server that rejects what it cannot parse does (or a TLS server that refused without an alert).
+ * - `VersionMismatch`: no TLS version both sides accept (`minVersion`).
+ * - `PeerRejected`: the server refused the handshake with an alert: it requires a client certificate, does
+ *   not trust the one sent, or shares no cipher.
+ * - `Other`: anything else; `cause` holds Node's error.
+ *
+ * None of these fixes itself by retrying, but the server's side can change (a renewed certificate), so the
+ * transport retries a handshake failure on its reconnect schedule like any other failed connect.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type TlsFailure =
+  | "UntrustedCertificate"
+  | "CertificateExpired"
+  | "CertificateNotYetValid"
+  | "HostnameMismatch"
+  | "NotTls"
+  | "ClosedDuringHandshake"
+  | "VersionMismatch"
+  | "PeerRejected"
+  | "Other"
+
+const tlsExplanation: Record<TlsFailure, string> = {
+  UntrustedCertificate: "the server's certificate is not signed by a trusted CA",
+  CertificateExpired: "the server's certificate has expired",
+  CertificateNotYetValid: "the server's certificate is not valid yet",
+  HostnameMismatch: "the server's certificate is not for this host",
+  NotTls: "the peer does not speak TLS (a plaintext port?)",
+  ClosedDuringHandshake: "the peer closed the connection during the handshake (a plaintext port?)",
+  VersionMismatch: "no TLS version both sides accept",
+  PeerRejected: "the server refused the handshake",
+  Other: "the handshake failed"
+}
 
 /**
  * The connection failed or is not usable (the seed's `ConnectionError`).
@@ -91,6 +137,12 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   readonly generation?: number | undefined
   /** Consecutive failed attempts so far, where relevant. */
   readonly attempts?: number | undefined
+  /**
+   * Why the TLS handshake failed, for `reason: "Tls"`.
+   *
+   * @since 0.2.0
+   */
+  readonly tls?: TlsFailure | undefined
   readonly cause?: unknown
 }> {
   /**
@@ -106,6 +158,8 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
     switch (this.reason) {
       case "Connect":
         return `could not connect to ${where}${describeCause(this.cause)}`
+      case "Tls":
+        return `TLS handshake with ${where} failed: ${tlsExplanation[this.tls ?? "Other"]}${describeCause(this.cause)}`
       case "Read":
         return `reading from ${where} failed${describeCause(this.cause)}`
       case "Write":
@@ -316,6 +370,7 @@ const guessProtocol = (h: Uint8Array): string | undefined => {
   if (text === "PRI ") return "an HTTP/2 connection preface"
   if (/^(GET |POST|PUT |HEAD|HTTP|DELE|OPTI|PATC)$/.test(text)) return "HTTP/1"
   if (h[0] === 0x16 && h[1] === 0x03 && h[2]! <= 0x04) return "a TLS handshake record"
+  if (h[0] === 0x15 && h[1] === 0x03 && h[2]! <= 0x04) return "a TLS alert record: the peer speaks TLS"
   if (h[0] === 0x03 && h[1] === 0x00) return "an RDP/TPKT header"
   if (text === "SSH-") return "an SSH banner"
   return undefined

@@ -19,15 +19,16 @@ export type Connected = ConnectionState.ConnectionState & { readonly _tag: "Conn
 const stateNumber = (state: ConnectionState.ConnectionState): number =>
   state._tag === "Disconnected" ? 0 : state._tag === "Connecting" ? 1 : state._tag === "Connected" ? 2 : 3
 
-const isProtocolError = (error: TransportError): boolean =>
-  error._tag === "ConnectionError" && error.reason === "Protocol"
+// A peer that sends something that is not a frame, or a TLS handshake that fails: neither heals by waiting.
+const isMisconfiguration = (error: TransportError): boolean =>
+  error._tag === "ConnectionError" && (error.reason === "Protocol" || error.reason === "Tls")
 
 /**
  * Transitions are routine and logged at `Debug`; a user must hear about two of them without asking: the
- * schedule giving up, and a peer that sends something that is not a frame.
+ * schedule giving up, and a peer that sends something that is not a frame or fails the TLS handshake.
  */
 const logLevelOf = (state: ConnectionState.ConnectionState): LogLevel.LogLevel =>
-  state._tag === "Disconnected" && (state.exhausted || Option.exists(state.cause, isProtocolError))
+  state._tag === "Disconnected" && (state.exhausted || Option.exists(state.cause, isMisconfiguration))
     ? LogLevel.Warning
     : LogLevel.Debug
 
