@@ -2,7 +2,8 @@
  * Every code block of README.md, read from README.md itself (see ReadmeBlocks.ts):
  * - `ts` blocks are type-checked together, with the repository's strict options;
  * - blocks that connect to 127.0.0.1:10911 are run with tsx in a child process against a real echo server,
- *   with 10911 replaced by the server's port: each must send it a frame and exit 0 in time;
+ *   with 10911 replaced by the server's port: each must send it a frame and exit 0 in time (a block with
+ *   `tls: {` gets a TLS server that requires a client certificate, and test certificates beside it);
  * - blocks written as tests (importing `@effect/vitest`) are run here, by vitest;
  * - `sh` and `text` blocks are exempt, and a block in any other language (or none) is an error.
  */
@@ -10,6 +11,8 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Block, BlockDiagnostic } from "./ReadmeBlocks.js"
 import {
@@ -22,6 +25,7 @@ import {
   typeScriptLanguages,
   withPort
 } from "./ReadmeBlocks.js"
+import { makeCertificatesSync } from "./TlsCertificates.js"
 
 const RUN_TIMEOUT_MILLIS = 30_000
 
@@ -29,6 +33,16 @@ const blocks = readBlocks()
 const typeScriptBlocks = blocks.filter((block) => typeScriptLanguages.has(block.lang))
 const isVitestBlock = (block: Block) => /from "(@effect\/)?vitest"/.test(block.code)
 const usesTcp = (block: Block) => block.code.includes("NodeTransport.")
+const usesTls = (block: Block) => /\btls: \{/.test(block.code)
+
+const tlsFiles = (dir: string) =>
+  Effect.sync(() => {
+    const certs = makeCertificatesSync(Path.join(dir, "certificates"))
+    Fs.copyFileSync(certs.caFile, Path.join(dir, "ca.pem"))
+    Fs.copyFileSync(certs.client.certFile, Path.join(dir, "client.pem"))
+    Fs.copyFileSync(certs.client.keyFile, Path.join(dir, "client.key"))
+    return { cert: certs.server.cert, key: certs.server.key, ca: certs.ca }
+  })
 
 const workspace = makeWorkspace()
 afterAll(() => workspace.remove())
@@ -65,7 +79,13 @@ describe("README", () => {
     it.live(`runs ${describeBlock(block)} against an echo server`, () =>
       Effect.gen(function*() {
         const received: Array<Uint8Array> = []
-        const server = yield* TransportServer.make({ port: 0 })
+        // A block that connects over TLS finds the test CA and a client identity in its working directory
+        // (ca.pem, client.pem, client.key), and a server that requires that client certificate.
+        const tls = usesTls(block) ? yield* tlsFiles(workspace.dir) : undefined
+        const server = yield* TransportServer.make({
+          port: 0,
+          tls: tls === undefined ? undefined : { ...tls, requestCert: true }
+        })
         yield* server.serve((connection) =>
           connection.frames.pipe(
             Stream.runForEach((payload) => {
