@@ -13,6 +13,10 @@
  * graceful), then `startBroker` on the same ports, properties and store directory (so what it stored is
  * recovered); whichever broker JVM runs when the scope closes is stopped with it.
  *
+ * `brokerTls` puts the broker's remoting port behind TLS (RocketMQ's `TlsSystemConfig`: `tls.server.mode` as a
+ * system property, the rest from a `tls.config.file` in the home); the NameServer, and the broker's own
+ * registration with it (`tls.enable=false`), stay plaintext.
+ *
  * `useServers` is the same for a vitest file: `beforeAll` starts, `afterAll` stops. The rest does not need vitest
  * (`demo/broker.ts` uses `start`).
  */
@@ -102,6 +106,65 @@ export interface Options {
   readonly brokerProperties?: Readonly<Record<string, string>>
   /** Extra JVM options (both JVMs), e.g. `-Drocketmq.serialize.type=ROCKETMQ`. */
   readonly jvmOptions?: ReadonlyArray<string>
+  /** Extra JVM options for the broker only, after `jvmOptions`. */
+  readonly brokerJvmOptions?: ReadonlyArray<string>
+  /**
+   * TLS on the broker's remoting port. Unless given, RocketMQ's default: `permissive`, with a self-signed
+   * certificate made at boot (`tls.test.mode.enable=true`) for clients that do start a handshake.
+   */
+  readonly brokerTls?: BrokerTls
+}
+
+/**
+ * The broker's TLS settings, as RocketMQ 5.3.3 reads them (`TlsSystemConfig`, `TlsHelper.buildSslContext`). The
+ * server context is Netty's over the JDK engine here (no netty-tcnative on the classpath, so `OpenSsl` is not
+ * available): TLS 1.2 and 1.3.
+ */
+export interface BrokerTls {
+  /**
+   * `tls.server.mode`, read from the system property only (never from the config file): `enforcing` closes a
+   * connection whose first byte is not a TLS handshake record (0x16), `permissive` serves both, `disabled`
+   * closes TLS ones. Default `enforcing`.
+   */
+  readonly mode?: "enforcing" | "permissive" | "disabled"
+  /** `tls.server.certPath`: the PEM certificate chain. */
+  readonly certFile: string
+  /** `tls.server.keyPath`: the PEM key, PKCS#8 (Netty's JDK provider reads no PKCS#1). */
+  readonly keyFile: string
+  /** `tls.server.keyPassword`, for an encrypted PKCS#8 key. */
+  readonly keyPassword?: string
+  /** `tls.server.need.client.auth`: `none`, `optional` or `require`. Default `none`. */
+  readonly needClientAuth?: "none" | "optional" | "require"
+  /**
+   * `tls.server.authClient=true` with `tls.server.trustCertPath`: client certificates must chain to this CA.
+   * Without it RocketMQ trusts any client certificate (`InsecureTrustManagerFactory`), even under `require`.
+   */
+  readonly trustCertFile?: string
+}
+
+/** The broker's JVM options for `tls`, with its `tls.config.file` written under `home`. */
+const brokerTlsOptions = (tls: BrokerTls, home: string): ReadonlyArray<string> => {
+  const file = Path.join(home, "tls.properties")
+  Fs.writeFileSync(
+    file,
+    properties({
+      // Otherwise the server ignores the files below and makes a self-signed certificate.
+      "tls.test.mode.enable": "false",
+      "tls.server.certPath": tls.certFile,
+      "tls.server.keyPath": tls.keyFile,
+      ...(tls.keyPassword === undefined ? {} : { "tls.server.keyPassword": tls.keyPassword }),
+      "tls.server.need.client.auth": tls.needClientAuth ?? "none",
+      "tls.server.authClient": String(tls.trustCertFile !== undefined),
+      ...(tls.trustCertFile === undefined ? {} : { "tls.server.trustCertPath": tls.trustCertFile })
+    })
+  )
+  return [
+    `-Dtls.server.mode=${tls.mode ?? "enforcing"}`,
+    `-Dtls.config.file=${file}`,
+    // The broker's own clients (its registration with the NameServer) would otherwise use TLS too:
+    // NettyClientConfig.useTLS defaults to `tls.enable`, and that to whether the server mode is enforcing.
+    "-Dtls.enable=false"
+  ]
 }
 
 // ---- prerequisites ----------------------------------------------------------------------------------------
@@ -528,7 +591,7 @@ const startOnce = (
     const env: NodeJS.ProcessEnv = { ...process.env, ROCKETMQ_HOME: home }
     delete env.NAMESRV_ADDR
     delete env.ROCKETMQ_SERIALIZE_TYPE
-    const common = (heap: string, logback: string) => [
+    const common = (heap: string, logback: string, extra: ReadonlyArray<string> = []) => [
       `-Xmx${heap}`,
       `-Duser.home=${home}`,
       `-Drocketmq.home.dir=${home}`,
@@ -537,6 +600,7 @@ const startOnce = (
       `-Drmq.logback.configurationFile=${logback}`,
       "-Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener",
       ...(options.jvmOptions ?? []),
+      ...extra,
       "-cp",
       classpath
     ]
@@ -560,7 +624,10 @@ const startOnce = (
     const current: { jvm: Jvm | undefined } = { jvm: undefined }
     yield* Effect.addFinalizer(() => current.jvm === undefined ? Effect.void : stopJvm(current.jvm, grace))
     const brokerArgs = [
-      ...common("512m", "rmq.broker.logback.xml"),
+      ...common("512m", "rmq.broker.logback.xml", [
+        ...(options.brokerJvmOptions ?? []),
+        ...(options.brokerTls === undefined ? [] : brokerTlsOptions(options.brokerTls, home))
+      ]),
       "org.apache.rocketmq.broker.BrokerStartup",
       "-c",
       brokerFile,

@@ -22,10 +22,17 @@ export const isCI = process.env.CI === "true"
 export const NETTY_JAR_DIR = "/usr/share/java"
 
 /**
- * The Netty modules the peer needs. Debian's `netty-all.jar` is an empty aggregate (a manifest and a pom, no
- * classes and no `Class-Path`), so the modules are listed one by one.
+ * The Netty modules the peer needs (`netty-handler` for its `SslHandler`). Debian's `netty-all.jar` is an empty
+ * aggregate (a manifest and a pom, no classes and no `Class-Path`), so the modules are listed one by one.
  */
-export const NETTY_JARS = ["netty-common", "netty-buffer", "netty-resolver", "netty-transport", "netty-codec"]
+export const NETTY_JARS = [
+  "netty-common",
+  "netty-buffer",
+  "netty-resolver",
+  "netty-transport",
+  "netty-codec",
+  "netty-handler"
+]
 
 /** A prerequisite check: either what the peer needs, or why it cannot run. */
 export type Availability<A> =
@@ -257,8 +264,44 @@ export const NETTY_MAX_FRAME_LENGTH = 16 * 1024 * 1024
  */
 export const NETTY_MAX_PAYLOAD = NETTY_MAX_FRAME_LENGTH - 4
 
-/** Compiles (once) and starts the Netty echo peer. */
-export const startNettyPeer = (classpath: string): Effect.Effect<Peer, PeerError, Scope.Scope> =>
+/**
+ * TLS in front of the Netty peer's framing: Netty's `SslHandler` over the JDK engine, as RocketMQ's server
+ * puts it in the pipeline. PEM files; the key PKCS#8.
+ */
+export interface NettyTls {
+  readonly certFile: string
+  readonly keyFile: string
+  /** Require a client certificate (`ClientAuth.REQUIRE`) signed by this CA. */
+  readonly clientCaFile?: string
+  /** The versions the peer accepts, e.g. `["TLSv1.2"]`; the JDK engine's defaults unless given. */
+  readonly protocols?: ReadonlyArray<string>
+}
+
+export interface NettyPeerOptions {
+  readonly tls?: NettyTls
+}
+
+const nettyArgs = (options: NettyPeerOptions): ReadonlyArray<string> => {
+  const tls = options.tls
+  if (tls === undefined) return []
+  return [
+    "--tls-cert",
+    tls.certFile,
+    "--tls-key",
+    tls.keyFile,
+    ...(tls.clientCaFile === undefined ? [] : ["--tls-client-ca", tls.clientCaFile]),
+    ...(tls.protocols === undefined ? [] : ["--tls-protocols", tls.protocols.join(",")])
+  ]
+}
+
+/**
+ * Compiles (once) and starts the Netty echo peer. With `tls` it prints `TLS_OK <protocol> <cipher> <client
+ * subject or -> <remote>` or `TLS_FAILED <exception>: <message>` as each handshake ends.
+ */
+export const startNettyPeer = (
+  classpath: string,
+  options: NettyPeerOptions = {}
+): Effect.Effect<Peer, PeerError, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* compileNettyPeer(classpath)
     // Small heap and C1 only: the peer moves at most a few 16 MiB frames, and the machine is shared.
@@ -268,7 +311,8 @@ export const startNettyPeer = (classpath: string): Effect.Effect<Peer, PeerError
       "-XX:TieredStopAtLevel=1",
       "-cp",
       [dir, classpath].join(Path.delimiter),
-      "NettyEchoPeer"
+      "NettyEchoPeer",
+      ...nettyArgs(options)
     ])
     return yield* awaitPort(proc)
   })
