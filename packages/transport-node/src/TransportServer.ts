@@ -199,7 +199,8 @@ export interface TransportServer {
 }
 
 /**
- * The server could not listen on the address.
+ * The server could not listen on the address, or (for TLS) could not use its certificate or key; `cause` is
+ * Node's error.
  *
  * @since 0.1.0
  * @category errors
@@ -277,23 +278,28 @@ export const make = (options: ServerOptions = {}): Effect.Effect<TransportServer
     const accepted = yield* Queue.unbounded<Net.Socket>()
 
     const server = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        // `pauseOnConnect`: nothing is read from a connection until a handler takes it, so connections
-        // waiting for `serve` cost no memory beyond the kernel's buffers. `allowHalfOpen`: a client that
-        // half-closes after its last request still gets the replies; the connection closes when the handler
-        // is done.
-        const created = createServer(options.tls, handshaking, (socket: Net.Socket) => {
-          // Kept for the socket's whole life, so an error never becomes an uncaught exception; the
-          // connection's own listener reports it to the handler.
-          socket.on("error", () => {})
-          connections.add(socket)
-          socket.once("close", () => connections.delete(socket))
-          if (!Queue.unsafeOffer(accepted, socket)) socket.destroy()
-        })
-        // Errors after listening (an accept failing with EMFILE, say) concern one connection; the server
-        // keeps listening.
-        created.on("error", () => {})
-        return created
+      Effect.try({
+        // Node throws for TLS material it cannot use (bad PEM, a key that is not the certificate's).
+        catch: (cause) =>
+          new TransportServerError({ address: TransportConfig.formatAddress(host, options.port ?? 0), cause }),
+        try: () => {
+          // `pauseOnConnect`: nothing is read from a connection until a handler takes it, so connections
+          // waiting for `serve` cost no memory beyond the kernel's buffers. `allowHalfOpen`: a client that
+          // half-closes after its last request still gets the replies; the connection closes when the handler
+          // is done.
+          const created = createServer(options.tls, handshaking, (socket: Net.Socket) => {
+            // Kept for the socket's whole life, so an error never becomes an uncaught exception; the
+            // connection's own listener reports it to the handler.
+            socket.on("error", () => {})
+            connections.add(socket)
+            socket.once("close", () => connections.delete(socket))
+            if (!Queue.unsafeOffer(accepted, socket)) socket.destroy()
+          })
+          // Errors after listening (an accept failing with EMFILE, say) concern one connection; the server
+          // keeps listening.
+          created.on("error", () => {})
+          return created
+        }
       }),
       (server) =>
         Effect.gen(function*() {

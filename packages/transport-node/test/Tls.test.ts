@@ -504,6 +504,16 @@ suite("TLS", () => {
         })
     )
 
+    it.scoped("a certificate or key Node cannot use fails make, typed", () =>
+      Effect.gen(function*() {
+        const certs = yield* certificates
+        const error = yield* Effect.flip(
+          TransportServer.make({ tls: { cert: certs.server.cert, key: certs.client.key } })
+        )
+        assert.strictEqual(error._tag, "TransportServerError")
+        assert.match(error.message, /could not listen on 127\.0\.0\.1:0: .*key values mismatch/)
+      }))
+
     live("closing the server closes connections still in their handshake", () =>
       Effect.gen(function*() {
         const certs = yield* certificates
