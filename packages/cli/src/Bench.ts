@@ -17,7 +17,9 @@
  * Workloads: `pipelined` (1 KiB frames, 256 outstanding), `ping-pong` (128 B, one outstanding: warm figures
  * after a warm-up, and a cold p99 over the first round trips of a fresh process), `large` (1 MiB frames, 8
  * outstanding), `connections` (1,000 transports connected at once: the time, memory per idle transport) and
- * `idle` (10,000 idle transports in one process: heap per transport and in all).
+ * `idle` (10,000 idle transports in one process: heap per transport and in all), and `tls-pipelined` /
+ * `tls-large` (pipelined and large over TLS, against a second instance of each server that speaks TLS with a
+ * certificate made for the run by `openssl`; the plain client is then `tls.connect`).
  *
  * @since 0.1.0
  */
@@ -46,7 +48,17 @@ export type Workload = WorkloadName
  * @since 0.1.0
  * @category constants
  */
-export const workloads: ReadonlyArray<Workload> = ["pipelined", "ping-pong", "large", "connections", "idle"]
+export const workloads: ReadonlyArray<Workload> = [
+  "pipelined",
+  "ping-pong",
+  "large",
+  "connections",
+  "idle",
+  "tls-pipelined",
+  "tls-large"
+]
+
+const isTlsWorkload = (workload: Workload): boolean => workload === "tls-pipelined" || workload === "tls-large"
 
 /**
  * @since 0.1.0
@@ -147,6 +159,14 @@ const plans: Record<Workload, { readonly full: Plan; readonly quick: Plan }> = {
   idle: {
     full: { count: 10_000, size: 0, window: 0, warmup: 0 },
     quick: { count: 500, size: 0, window: 0, warmup: 0 }
+  },
+  "tls-pipelined": {
+    full: { count: 200_000, size: 1024, window: 256, warmup: 20_000 },
+    quick: { count: 5_000, size: 1024, window: 256, warmup: 1_000 }
+  },
+  "tls-large": {
+    full: { count: 1_000, size: MIB, window: 8, warmup: 100 },
+    quick: { count: 40, size: MIB, window: 8, warmup: 8 }
   }
 }
 
@@ -165,7 +185,7 @@ const workloadsOf: Record<Client, ReadonlyArray<Workload>> = {
   effect: workloads,
   promise: workloads,
   "effect-untimed": workloads,
-  "tcp-base": workloads,
+  "tcp-base": workloads.filter((workload) => !isTlsWorkload(workload)),
   // A blocking socket connects one connection at a time: nothing to compare with "at once".
   "seed-sync": ["pipelined", "ping-pong", "large"],
   // Python has no heap figure comparable to V8's, and 10,000 connections say nothing more than 1,000 there.
@@ -222,7 +242,19 @@ const rows: ReadonlyArray<Row> = [
     digits: 1
   },
   { workload: "idle", metric: "heapMiB", label: () => "total heap MiB", digits: 1 },
-  { workload: "idle", metric: "rssKiB", label: () => "RSS KiB per idle transport", digits: 1 }
+  { workload: "idle", metric: "rssKiB", label: () => "RSS KiB per idle transport", digits: 1 },
+  {
+    workload: "tls-pipelined",
+    metric: "framesPerSec",
+    label: (plan) => `TLS frames/s (${formatCount(plan.count)} × 1 KiB, ${plan.window} out; plain = node:tls)`,
+    digits: 0
+  },
+  {
+    workload: "tls-large",
+    metric: "mbPerSec",
+    label: (plan) => `TLS MB/s (${formatCount(plan.count)} × 1 MiB, ${plan.window} out; plain = node:tls)`,
+    digits: 0
+  }
 ]
 
 /** A target: a figure of one client bounded by another client's (a ratio), or by a number. */
@@ -257,7 +289,9 @@ const targets: ReadonlyArray<Target> = [
   { workload: "connections", metric: "heapKiB", client: "promise", bound: atMostValue(24, "KiB") },
   { workload: "idle", metric: "heapKiB", client: "effect", bound: atMostValue(16, "KiB") },
   { workload: "idle", metric: "heapKiB", client: "promise", bound: atMostValue(24, "KiB") },
-  { workload: "idle", metric: "heapMiB", client: "effect", bound: atMostValue(200, "MiB") }
+  { workload: "idle", metric: "heapMiB", client: "effect", bound: atMostValue(200, "MiB") },
+  { workload: "tls-pipelined", metric: "framesPerSec", client: "effect", bound: atLeast(0.8) },
+  { workload: "tls-large", metric: "mbPerSec", client: "effect", bound: atLeast(0.8) }
 ]
 
 const clientTitles: Record<ClientName, string> = {
@@ -337,7 +371,7 @@ const nettySource = Path.join(
 )
 /** Where Debian's `libnetty-java` puts its jars; `netty-all.jar` there is an empty aggregate. */
 const NETTY_JAR_DIR = "/usr/share/java"
-const NETTY_JARS = ["netty-common", "netty-buffer", "netty-resolver", "netty-transport", "netty-codec"]
+const NETTY_JARS = ["netty-common", "netty-buffer", "netty-resolver", "netty-transport", "netty-codec", "netty-handler"]
 
 /** Enough open files for the `idle` workload's 10,000 connections, in the worker and in the server. */
 const FD_LIMIT = 20_000
@@ -417,8 +451,52 @@ const placement = (): Placement => {
 interface EchoPeer {
   readonly server: Server
   readonly port: number
+  /** A second instance of the same server, speaking TLS with the run's certificate, for the `tls-*` workloads. */
+  readonly tlsPort: Option.Option<number>
   readonly description: string
 }
+
+/** The run's TLS identity: a self-signed certificate for `localhost` that the clients trust. */
+interface BenchCertificate {
+  readonly certFile: string
+  readonly keyFile: string
+  readonly cert: string
+}
+
+/** A self-signed certificate (its own CA) in a temporary directory for the scope; `None` without openssl. */
+const makeCertificate = (
+  note: (line: string) => void
+): Effect.Effect<Option.Option<BenchCertificate>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "rmq-transport-bench-tls-"))),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const certFile = Path.join(dir, "server.pem")
+    const keyFile = Path.join(dir, "server.key")
+    const made = ChildProcess.spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1"
+    ], { encoding: "utf8", timeout: 60_000 })
+    if (made.error !== undefined || made.status !== 0) {
+      note(`TLS workloads skipped: openssl could not make a certificate (${made.error?.message ?? made.stderr.trim()})`)
+      return Option.none()
+    }
+    return Option.some({ certFile, keyFile, cert: Fs.readFileSync(certFile, "utf8") })
+  })
 
 /** A server in a child process, for the scope; resolves with the port matched in its output once it listens. */
 const startPeer = (
@@ -473,30 +551,41 @@ const startPeer = (
 
 const startTransportServer = (
   maxMessageSize: number,
-  where: Placement
+  where: Placement,
+  certificate: Option.Option<BenchCertificate>
 ): Effect.Effect<EchoPeer, CliError, Scope.Scope> =>
-  startPeer(
-    [
-      ...where.server,
-      ...where.manyFiles,
-      process.execPath,
-      ...loader(),
-      binPath,
-      "echo-server",
-      "--port",
-      "0",
-      "--max-message-size",
-      String(maxMessageSize)
-    ],
-    /listening on (?:\[[^\]]+\]|[^:\s]+):(\d+)/,
-    "TransportServer.echo"
-  ).pipe(
-    Effect.map((port) => ({
+  Effect.gen(function*() {
+    const start = (tls: ReadonlyArray<string>) =>
+      startPeer(
+        [
+          ...where.server,
+          ...where.manyFiles,
+          process.execPath,
+          ...loader(),
+          binPath,
+          "echo-server",
+          "--port",
+          "0",
+          "--max-message-size",
+          String(maxMessageSize),
+          ...tls
+        ],
+        /listening on (?:\[[^\]]+\]|[^:\s]+):(\d+)/,
+        "TransportServer.echo"
+      )
+    const port = yield* start([])
+    const tlsPort = yield* Option.match(certificate, {
+      onNone: () => Effect.succeedNone,
+      onSome: (made) => Effect.asSome(start(["--tls", "--cert", made.certFile, "--key", made.keyFile]))
+    })
+    return {
       server: "transport-server" as const,
       port,
-      description: `TransportServer.echo (rmq-transport echo-server) on 127.0.0.1:${port}`
-    }))
-  )
+      tlsPort,
+      description: `TransportServer.echo (rmq-transport echo-server) on 127.0.0.1:${port}` +
+        Option.match(tlsPort, { onNone: () => "", onSome: (tls) => `, over TLS on ${tls}` })
+    }
+  })
 
 /** Why the Netty peer cannot run here, or its classpath. */
 const nettyClasspath = (): { readonly classpath: string } | { readonly missing: string } => {
@@ -525,6 +614,7 @@ const nettyVersion = (): string => {
 /** The Netty peer, compiled into a temporary directory for the scope; `None` with a note when it cannot run. */
 const startNetty = (
   where: Placement,
+  certificate: Option.Option<BenchCertificate>,
   note: (line: string) => void
 ): Effect.Effect<Option.Option<EchoPeer>, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -546,29 +636,39 @@ const startNetty = (
       note(`Netty server skipped: javac failed: ${`${compiled.stderr ?? ""}`.trim().split("\n")[0] ?? ""}`)
       return Option.none()
     }
-    const started = yield* startPeer(
-      [
-        ...where.server,
-        ...where.manyFiles,
-        "java",
-        "-Xms256m",
-        "-Xmx1g",
-        "-cp",
-        [dir, found.classpath].join(Path.delimiter),
-        "NettyEchoPeer"
-      ],
-      /^PORT (\d+)$/m,
-      "the Netty peer"
-    ).pipe(Effect.option)
+    const start = (tls: ReadonlyArray<string>) =>
+      startPeer(
+        [
+          ...where.server,
+          ...where.manyFiles,
+          "java",
+          "-Xms256m",
+          "-Xmx1g",
+          "-cp",
+          [dir, found.classpath].join(Path.delimiter),
+          "NettyEchoPeer",
+          ...tls
+        ],
+        /^PORT (\d+)$/m,
+        "the Netty peer"
+      ).pipe(Effect.option)
+    const started = yield* start([])
     if (Option.isNone(started)) {
       note("Netty server skipped: the peer did not start")
       return Option.none()
     }
+    const tlsPort = yield* Option.match(certificate, {
+      onNone: () => Effect.succeedNone,
+      onSome: (made) => start(["--tls-cert", made.certFile, "--tls-key", made.keyFile])
+    })
+    if (Option.isSome(certificate) && Option.isNone(tlsPort)) note("Netty over TLS skipped: the peer did not start")
     return Option.some({
       server: "netty" as const,
       port: started.value,
+      tlsPort,
       description: `Netty${nettyVersion()} (NettyEchoPeer: LengthFieldBasedFrameDecoder + LengthFieldPrepender, as ` +
-        `RocketMQ's remoting) on 127.0.0.1:${started.value}`
+        `RocketMQ's remoting) on 127.0.0.1:${started.value}` +
+        Option.match(tlsPort, { onNone: () => "", onSome: (tls) => `, over TLS (SslHandler, JDK engine) on ${tls}` })
     })
   })
 
@@ -786,13 +886,16 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
     const runs = (client: Client, workload: Workload) =>
       clients.includes(client) && workloadsOf[client].includes(workload)
 
+    const certificate = selected.some(isTlsWorkload)
+      ? yield* makeCertificate((line) => notes.push(line))
+      : Option.none<BenchCertificate>()
     const peers: Array<EchoPeer> = []
     for (const server of wantedServers) {
       if (server === "netty") {
-        const netty = yield* startNetty(where, (line) => notes.push(line))
+        const netty = yield* startNetty(where, certificate, (line) => notes.push(line))
         if (Option.isSome(netty)) peers.push(netty.value)
       } else {
-        peers.push(yield* startTransportServer(maxSize, where))
+        peers.push(yield* startTransportServer(maxSize, where, certificate))
       }
     }
     for (const peer of peers) yield* Console.log(`echo server: ${peer.description}`)
@@ -804,11 +907,31 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
     const results = new Map<string, Array<Record<string, number>>>()
     const failures: Array<string> = []
     const warmups = options.quick ? serverWarmups.quick : serverWarmups.full
-    const perRun = selected.reduce((sum, workload) => sum + clients.filter((c) => runs(c, workload)).length, 0)
-    const progress = yield* Progress.scoped("bench", peers.length * (warmups.length + options.runs * perRun))
+    // A server whose TLS instance did not start measures no TLS workload.
+    const servedBy = (peer: EchoPeer, workload: Workload) => !isTlsWorkload(workload) || Option.isSome(peer.tlsPort)
+    const perRun = (peer: EchoPeer) =>
+      selected.reduce(
+        (sum, workload) => sum + (servedBy(peer, workload) ? clients.filter((c) => runs(c, workload)).length : 0),
+        0
+      )
+    const progress = yield* Progress.scoped(
+      "bench",
+      peers.reduce((sum, peer) => sum + warmups.length + options.runs * perRun(peer), 0)
+    )
     const measure = (peer: EchoPeer, plan: WorkloadPlan, client: Client, tag: string) =>
       runWorker(
-        { ...plan, client, host: "127.0.0.1", port: peer.port },
+        isTlsWorkload(plan.workload)
+          ? {
+            ...plan,
+            client,
+            host: "127.0.0.1",
+            port: Option.getOrElse(peer.tlsPort, () => peer.port),
+            tls: {
+              ca: Option.match(certificate, { onNone: () => "", onSome: (made) => made.cert }),
+              serverName: "localhost"
+            }
+          }
+          : { ...plan, client, host: "127.0.0.1", port: peer.port },
         {
           where,
           profileDir: options.profileDir,
@@ -834,6 +957,7 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
     for (let run = 0; run < options.runs; run++) {
       for (const peer of peers) {
         for (const workload of selected) {
+          if (!servedBy(peer, workload)) continue
           const turn = clients.filter((client) => runs(client, workload))
           // Rotate who goes first, so that no client always runs right after the same other one.
           const order = turn.map((_, i) => turn[(i + run) % turn.length]!)

@@ -9,6 +9,12 @@
  * (`Error` unless `--log-level` says otherwise), so commands print only their own lines; nothing printed
  * carries escape sequences unless it goes to a terminal and `NO_COLOR` is not set.
  *
+ * TLS: on `send` and `ping`, `--tls` connects over TLS, and each of `--ca`, `--cert`, `--key`, `--server-name`
+ * and `--insecure` implies it. `echo-server --tls` serves TLS and needs `--cert` and `--key`; with `--ca` it
+ * requires client certificates. The PEM files are read by the CLI; a file it cannot read, or a bad
+ * combination (`--cert` without `--key`, `echo-server --cert` without `--tls`), is a usage error naming the
+ * flag.
+ *
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
@@ -26,6 +32,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Bench from "./Bench.js"
 import * as ConnectionOptions from "./ConnectionOptions.js"
 import * as Demo from "./Demo.js"
@@ -78,20 +85,123 @@ const timeout = Flag.withDefault(
 /** The port of a peer to connect to: 0 is no port there. */
 const peerPort = (description: string) => Flag.integer("port", { description, min: 1, max: 65535 })
 
+/** The TLS flags of the client commands: any of them but `--tls` itself implies `--tls`. */
+const clientTlsFlags = {
+  tls: Flag.boolean("tls", {
+    description: "Connect over TLS. Implied by --ca, --cert, --key, --server-name and --insecure; alone, it " +
+      "trusts Node's bundled CAs and checks the server's certificate against --host"
+  }),
+  ca: Flag.optional(Flag.file("ca", {
+    description: "PEM file of the CAs to trust for the server's certificate, instead of Node's bundled ones; " +
+      "implies --tls"
+  })),
+  cert: Flag.optional(Flag.file("cert", {
+    description: "PEM file of a client certificate, for a server that requires one (mutual TLS); needs --key; " +
+      "implies --tls"
+  })),
+  key: Flag.optional(Flag.file("key", {
+    description: "PEM file of the private key of --cert (unencrypted); needs --cert; implies --tls"
+  })),
+  serverName: Flag.optional(Flag.text("server-name", {
+    description: "The name to send (SNI) and to check the server's certificate against, instead of --host; " +
+      "implies --tls"
+  })),
+  insecure: Flag.boolean("insecure", {
+    description: "Do not verify the server's certificate (CA, dates, name): encrypted but not authenticated, " +
+      "for tests only; implies --tls; not with --ca"
+  })
+}
+
+interface ClientTlsValues {
+  readonly tls: boolean
+  readonly ca: Option.Option<string>
+  readonly cert: Option.Option<string>
+  readonly key: Option.Option<string>
+  readonly serverName: Option.Option<string>
+  readonly insecure: boolean
+}
+
+/** A client command's parsed flags with the TLS ones folded into `tls`: undefined for plain TCP. */
+const withClientTls = <A extends ClientTlsValues>(
+  options: A
+): Omit<A, keyof ClientTlsValues> & { readonly tls: ConnectionOptions.TlsOptions | undefined } => {
+  const { ca, cert, insecure, key, serverName, tls, ...rest } = options
+  const on = tls || insecure || [ca, cert, key, serverName].some(Option.isSome)
+  return {
+    ...rest,
+    tls: on
+      ? {
+        caFile: Option.getOrUndefined(ca),
+        certFile: Option.getOrUndefined(cert),
+        keyFile: Option.getOrUndefined(key),
+        serverName: Option.getOrUndefined(serverName),
+        insecure
+      }
+      : undefined
+  }
+}
+
+/** The TLS flags of `echo-server`: `--tls` turns TLS on and needs `--cert` and `--key`; nothing implies it. */
+const serverTlsFlags = {
+  tls: Flag.boolean("tls", { description: "Serve TLS instead of plain TCP; needs --cert and --key" }),
+  cert: Flag.optional(Flag.file("cert", { description: "PEM file of the server's certificate chain, for --tls" })),
+  key: Flag.optional(Flag.file("key", {
+    description: "PEM file of the private key of --cert (unencrypted), for --tls"
+  })),
+  ca: Flag.optional(Flag.file("ca", {
+    description: "PEM file of the CAs that client certificates must chain to: with it, every client must " +
+      "present a certificate they signed (mutual TLS); for --tls"
+  }))
+}
+
+const usageError = (reason: string) => new Failure.CliError({ reason, exitCode: Failure.ExitCode.Usage })
+
+/** The echo server's TLS options, or a usage error naming the flag that is missing or out of place. */
+const serverTls = (options: {
+  readonly tls: boolean
+  readonly cert: Option.Option<string>
+  readonly key: Option.Option<string>
+  readonly ca: Option.Option<string>
+}): Effect.Effect<EchoServer.TlsOptions | undefined, Failure.CliError> => {
+  if (!options.tls) {
+    const given = ([["--cert", options.cert], ["--key", options.key], ["--ca", options.ca]] as const)
+      .find(([, value]) => Option.isSome(value))
+    return given === undefined
+      ? Effect.succeed(undefined)
+      : Effect.fail(usageError(`${given[0]} is for --tls: add --tls to serve TLS, or leave ${given[0]} out`))
+  }
+  if (Option.isNone(options.cert)) {
+    return Effect.fail(usageError("--tls needs --cert and --key (the server's certificate and its private key)"))
+  }
+  if (Option.isNone(options.key)) return Effect.fail(usageError("--tls needs --key (the private key of --cert)"))
+  return Effect.succeed({
+    certFile: options.cert.value,
+    keyFile: options.key.value,
+    caFile: Option.getOrUndefined(options.ca)
+  })
+}
+
 const echoServerFlags = {
   host,
   port: Flag.withDefault(
     Flag.integer("port", { description: "TCP port to listen on; 0 picks a free one", min: 0, max: 65535 }),
     0
   ),
-  maxMessageSize
+  maxMessageSize,
+  ...serverTlsFlags
 }
 
 const echoServer = Command.make(
   "echo-server",
   Flag.options(echoServerFlags),
-  (options) => EchoServer.run(options)
-).pipe(Command.withDescription("Run a framed echo server until Ctrl-C; prints the address it listens on"))
+  ({ ca, cert, key, tls, ...options }) =>
+    Effect.flatMap(serverTls({ ca, cert, key, tls }), (tls) => EchoServer.run({ ...options, tls }))
+).pipe(
+  Command.withDescription(
+    "Run a framed echo server until Ctrl-C; prints the address it listens on. With --tls (and --cert, --key) " +
+      "it serves TLS; with --ca too, it requires client certificates"
+  )
+)
 
 const sendFlags = {
   host,
@@ -99,6 +209,7 @@ const sendFlags = {
   connectTimeout,
   timeout,
   maxMessageSize,
+  ...clientTlsFlags,
   hex: Flag.boolean("hex", { description: "Print the reply as a hex dump even when it is text" })
 }
 
@@ -113,23 +224,24 @@ const send = Command.make(
       )
     )
   },
-  ({ hex, message, ...connection }) => Send.run({ connection, message, hex })
+  ({ hex, message, ...connection }) => Send.run({ connection: withClientTls(connection), message, hex })
 ).pipe(Command.withDescription("Send one frame and print the reply"))
 
 const pingFlags = {
   host,
-  port: Flag.optional(peerPort("TCP port of an echo peer; without it, an in-process echo server is used")),
+  port: Flag.optional(peerPort("TCP port of an echo peer; without it, an in-process echo server (plain TCP) is used")),
   count: Flag.withDefault(Flag.integer("count", { description: "Round trips", alias: "c", min: 1 }), 100),
   size: Flag.withDefault(Flag.integer("size", { description: "Payload bytes per frame", alias: "s", min: 0 }), 64),
   connectTimeout,
   timeout,
-  maxMessageSize
+  maxMessageSize,
+  ...clientTlsFlags
 }
 
 const ping = Command.make(
   "ping",
   Flag.options(pingFlags),
-  ({ count, size, ...connection }) => Effect.asVoid(Ping.run({ connection, count, size }))
+  ({ count, size, ...connection }) => Effect.asVoid(Ping.run({ connection: withClientTls(connection), count, size }))
 ).pipe(Command.withDescription("Round trips through an echo peer, one at a time, with latency statistics"))
 
 const benchFlags = {

@@ -3,13 +3,14 @@
  *
  * The transport's tagged errors nest (a `RetriesExhausted` carries the last attempt's error, which carries
  * Node's `ECONNREFUSED`), so `describe` digs down to the cause a user can act on and says it in a few words.
+ * A failed TLS handshake says why in the words of the flags that fix it (`--ca`, `--server-name`, `--cert`).
  *
  * | code | meaning |
  * | --- | --- |
  * | 0 | success |
  * | 1 | any other failure |
  * | 2 | bad command line: unknown flag, missing or bad value, missing argument, unreadable `@file` |
- * | 3 | could not connect: refused, host not found, unreachable |
+ * | 3 | could not connect: refused, host not found, unreachable, TLS handshake failed |
  * | 4 | timeout (connect, send or receive) |
  * | 5 | frame too large (either direction) |
  * | 6 | connection lost, or the peer broke the framing |
@@ -19,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import type { TlsFailure } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -126,6 +128,66 @@ const describeConnect = (address: string, cause: unknown): Description => {
 }
 
 /**
+ * Why a file could not be read (an @effect/platform `FileSystem` error), in a few words: `no such file`,
+ * `permission denied`, `it is a directory`, or the error's own first line.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const unreadableReason = (error: unknown): string => {
+  const reason = text(error, "reason")
+  return reason === "NotFound"
+    ? "no such file"
+    : reason === "PermissionDenied"
+    ? "permission denied"
+    : systemCode(error) === "EISDIR"
+    ? "it is a directory"
+    : messageOf(error)
+}
+
+/** Why a handshake failed, by `ConnectionError.tls`, with the flag that may fix it. */
+const tlsReasons: Partial<Record<TlsFailure, string>> = {
+  UntrustedCertificate: "the server's certificate is not signed by a trusted CA (give its CA with --ca)",
+  CertificateExpired: "the server's certificate has expired",
+  CertificateNotYetValid: "the server's certificate is not valid yet",
+  HostnameMismatch: "the server's certificate is not for this host (--server-name sets the name to check)",
+  NotTls: "the peer does not speak TLS (a plaintext port?)",
+  ClosedDuringHandshake: "the peer closed the connection during the handshake (a plaintext port?)",
+  VersionMismatch: "no TLS version both sides accept",
+  PeerRejected: "the server refused the handshake (does it require a client certificate? --cert and --key)"
+}
+
+const tlsHandshake = (address: string, why: string): Description => ({
+  line: `TLS handshake with ${address} failed: ${why}`,
+  exitCode: ExitCode.Connect
+})
+
+/**
+ * A TLS alert that arrived after the client's side of the handshake: under TLS 1.3 a server checks the
+ * client's certificate only then, so its refusal reaches the first read instead of the connect.
+ */
+const tlsAlert = (address: string, code: string | undefined): Description | undefined => {
+  if (code === undefined || !code.startsWith("ERR_SSL_") || !code.includes("_ALERT_")) return undefined
+  const alert = code.slice(code.indexOf("_ALERT_") + "_ALERT_".length)
+  switch (alert) {
+    case "CERTIFICATE_REQUIRED":
+      return tlsHandshake(address, "the server requires a client certificate (give --cert and --key)")
+    case "UNKNOWN_CA":
+    case "BAD_CERTIFICATE":
+    case "CERTIFICATE_UNKNOWN":
+    case "UNSUPPORTED_CERTIFICATE":
+    case "CERTIFICATE_EXPIRED":
+    case "CERTIFICATE_REVOKED":
+    case "ACCESS_DENIED":
+      return tlsHandshake(
+        address,
+        `the server refused the client certificate (${alert.toLowerCase().replaceAll("_", " ")})`
+      )
+  }
+  return tlsHandshake(address, `the server sent the alert ${alert.toLowerCase().replaceAll("_", " ")}`)
+}
+
+/**
  * The one line and exit code for anything a command failed with.
  *
  * @since 0.1.0
@@ -146,6 +208,11 @@ export const describe = (error: unknown): Description => {
             : describe(cause)
         case "Connect":
           return describeConnect(address, cause)
+        case "Tls": {
+          const tls = text(error, "tls")
+          const why = tls === undefined ? undefined : tlsReasons[tls as TlsFailure]
+          return tlsHandshake(address, why ?? (cause === undefined ? "the handshake failed" : messageOf(cause)))
+        }
         case "Protocol":
           return tagOf(cause) === "FrameTooLargeError"
             ? { line: `frame too large: ${messageOf(cause)}${maxSizeHint}`, exitCode: ExitCode.FrameTooLarge }
@@ -159,6 +226,8 @@ export const describe = (error: unknown): Description => {
         case "Read":
         case "Write": {
           const code = systemCode(cause)
+          const alert = tlsAlert(address, code)
+          if (alert !== undefined) return alert
           return {
             line: code === "ECONNRESET" || code === "EPIPE"
               ? `connection lost: ${address} reset the connection`
@@ -203,15 +272,10 @@ export const describe = (error: unknown): Description => {
     case "SystemError": {
       // @effect/platform's FileSystem errors (reading `@file`).
       const path = field(error, "pathOrDescriptor")
-      const reason = text(error, "reason")
-      const why = reason === "NotFound"
-        ? "no such file"
-        : reason === "PermissionDenied"
-        ? "permission denied"
-        : systemCode(error) === "EISDIR"
-        ? "it is a directory"
-        : messageOf(error)
-      return { line: `cannot read ${String(path ?? "the file")}: ${why}`, exitCode: ExitCode.Failure }
+      return {
+        line: `cannot read ${String(path ?? "the file")}: ${unreadableReason(error)}`,
+        exitCode: ExitCode.Failure
+      }
     }
     case "BadArgument":
       return { line: messageOf(error), exitCode: ExitCode.Failure }

@@ -2,10 +2,12 @@
  * `rmq-transport ping`: round trips through an echo peer, one at a time, with latency statistics.
  *
  * Without `--port` it starts an echo server in the same process and pings that (a quick self-test of the
- * transport; the numbers then include the server's share of the one event loop).
+ * transport; the numbers then include the server's share of the one event loop). That server speaks plain
+ * TCP, so the TLS flags need `--port`.
  *
  * @since 0.1.0
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type { TransportServer } from "@rocketmq-effect/transport-node"
 import { NodeTransport } from "@rocketmq-effect/transport-node"
 import type * as Transport from "@rocketmq-effect/transport/Transport"
@@ -14,7 +16,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ConnectionOptions } from "./ConnectionOptions.js"
-import { toConfig } from "./ConnectionOptions.js"
+import { tlsFlags, toConfig, toTlsConfig } from "./ConnectionOptions.js"
 import * as EchoServer from "./EchoServer.js"
 import { CliError, ExitCode } from "./Failure.js"
 import * as Progress from "./Progress.js"
@@ -102,7 +104,7 @@ export const roundTrips = (
   })
 
 /**
- * The command.
+ * The command. TLS flags without `--port` are a usage error (the in-process echo server is plain TCP).
  *
  * @since 0.1.0
  * @category commands
@@ -111,7 +113,8 @@ export const run = (
   options: PingOptions
 ): Effect.Effect<
   PingResult,
-  Transport.SendError | Transport.ReceiveError | CliError | ConfigurationError | TransportServer.TransportServerError
+  Transport.SendError | Transport.ReceiveError | CliError | ConfigurationError | TransportServer.TransportServerError,
+  FileSystem.FileSystem
 > =>
   Effect.gen(function*() {
     if (!Number.isInteger(options.count) || options.count < 1) {
@@ -123,6 +126,14 @@ export const run = (
         exitCode: ExitCode.Usage
       })
     }
+    const tlsOptions = options.connection.tls
+    if (tlsOptions !== undefined && Option.isNone(options.connection.port)) {
+      return yield* new CliError({
+        reason: `${tlsFlags(tlsOptions)[0]} needs --port: the in-process echo server speaks plain TCP`,
+        exitCode: ExitCode.Usage
+      })
+    }
+    const tls = tlsOptions === undefined ? undefined : yield* toTlsConfig(tlsOptions)
     const port = yield* Option.match(options.connection.port, {
       onSome: Effect.succeed,
       onNone: () =>
@@ -138,7 +149,8 @@ export const run = (
     })
     const config = yield* toConfig({ ...options.connection, port })
     yield* Console.log(
-      `PING ${config.address}: ${formatCount(options.count)} round trips of ${formatBytes(options.size)}`
+      `PING ${config.address}${tls === undefined ? "" : " (TLS)"}: ${formatCount(options.count)} round trips of ` +
+        formatBytes(options.size)
     )
     const progress = yield* Progress.scoped("ping", options.count)
     const started = performance.now()
@@ -146,7 +158,7 @@ export const run = (
       const transport = yield* NodeTransport.NodeTransport
       yield* transport.awaitConnected
       return yield* roundTrips(transport, options.count, options.size, () => progress.advance())
-    }).pipe(Effect.provide(NodeTransport.layer(config)))
+    }).pipe(Effect.provide(NodeTransport.layer(config, { tls })))
     const elapsedMillis = performance.now() - started
     progress.finish()
     const latency = summarize(samples)

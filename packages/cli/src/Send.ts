@@ -15,7 +15,7 @@ import type { ConfigurationError } from "@rocketmq-effect/transport/TransportErr
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type { ConnectionOptions } from "./ConnectionOptions.js"
-import { toConfig } from "./ConnectionOptions.js"
+import { toConfig, toTlsConfig } from "./ConnectionOptions.js"
 import { CliError, describe, ExitCode } from "./Failure.js"
 
 /**
@@ -89,7 +89,7 @@ export const render = (reply: Uint8Array, hex: boolean): string => {
 
 /**
  * The command. An `@file` that cannot be read is a usage error (`CliError`, exit code 2), found before
- * connecting.
+ * connecting, and so are bad TLS options (see `ConnectionOptions.toTlsConfig`).
  *
  * @since 0.1.0
  * @category commands
@@ -106,11 +106,12 @@ export const run = (
       Effect.mapError((error) => new CliError({ reason: describe(error).line, exitCode: ExitCode.Usage }))
     )
     const config = yield* toConfig(options.connection)
+    const tls = options.connection.tls === undefined ? undefined : yield* toTlsConfig(options.connection.tls)
     const reply = yield* Effect.gen(function*() {
       const transport = yield* NodeTransport.NodeTransport
       yield* transport.awaitConnected
       yield* transport.send(payload)
       return yield* transport.recvPkg()
-    }).pipe(Effect.provide(NodeTransport.layer(config)))
+    }).pipe(Effect.provide(NodeTransport.layer(config, { tls })))
     yield* Console.log(render(reply, options.hex))
   })

@@ -1,11 +1,13 @@
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { type Certificates, makeCertificatesSync, opensslAvailable } from "../../transport-node/test/TlsCertificates.js"
 
 const bin = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "rmq-transport.mjs")
 
@@ -62,6 +64,52 @@ const echoServer = Effect.gen(function*() {
   yield* server.serve(TransportServer.echo)
   return server
 })
+
+/** An echo server on 127.0.0.1 over TLS, for the scope. */
+const tlsEchoServer = (tls: TransportServer.ServerTlsOptions) =>
+  Effect.gen(function*() {
+    const server = yield* TransportServer.make({ tls })
+    yield* server.serve(TransportServer.echo)
+    return server.address.port
+  })
+
+/**
+ * `rmq-transport echo-server …` as a child process for the scope: its first line of output, and the port
+ * it names. Killed when the scope closes.
+ */
+const cliEchoServer = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => ChildProcess.spawn(process.execPath, [bin, "echo-server", ...args], { env: noColor })),
+    (child) => Effect.sync(() => child.kill("SIGKILL"))
+  ).pipe(
+    Effect.flatMap((child) =>
+      Effect.async<{ readonly line: string; readonly port: number }, Error>((resume) => {
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (chunk) => {
+          stdout += String(chunk)
+          const match = /^echo server listening on 127\.0\.0\.1:(\d+) .*$/m.exec(stdout)
+          if (match !== null) resume(Effect.succeed({ line: match[0], port: Number(match[1]) }))
+        })
+        child.stderr.on("data", (chunk) => void (stderr += String(chunk)))
+        child.on("exit", (code) => resume(Effect.fail(new Error(`echo-server exited ${code}: ${stderr}`))))
+      })
+    ),
+    Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new Error("echo-server did not start") })
+  )
+
+const hasOpenssl = opensslAvailable()
+if (!hasOpenssl) {
+  if (process.env.CI === "true") throw new Error("openssl is required for the TLS tests (apt-get install openssl)")
+  console.warn("skipping the CLI's TLS tests: openssl not found")
+}
+const tlsSuite = hasOpenssl ? describe : describe.skip
+
+// One set of certificates for the whole file, made on first use (about a second).
+const certificatesDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rmq-transport-tls-test-"))
+afterAll(() => Fs.rmSync(certificatesDir, { recursive: true, force: true }))
+let madeCertificates: Certificates | undefined
+const certificates = Effect.sync(() => madeCertificates ??= makeCertificatesSync(certificatesDir))
 
 /** A port nothing listens on: bound, then released. */
 const closedPort = Effect.async<number>((resume) => {
@@ -165,12 +213,69 @@ const badInputs: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly 
     {
       args: ["bench", "--only", "nope"],
       flag: "--only",
-      line: "--only must be one of pipelined, ping-pong, large, connections, idle; got 'nope'"
+      line: "--only must be one of pipelined, ping-pong, large, connections, idle, tls-pipelined, tls-large; got 'nope'"
     },
     {
       args: ["nope"],
       flag: "nope",
       line: "unknown command 'nope'; the commands are echo-server, send, ping, bench, demo"
+    },
+    {
+      args: ["send", "--port", "9", "--cert", "client.pem", "hi"],
+      flag: "--cert",
+      line: "--cert needs --key (the certificate's private key)"
+    },
+    {
+      args: ["ping", "--port", "9", "--key", "client.key"],
+      flag: "--key",
+      line: "--key needs --cert (the certificate it is the key of)"
+    },
+    {
+      args: ["send", "--port", "9", "--insecure", "--ca", "ca.pem", "hi"],
+      flag: "--insecure",
+      line: "--insecure checks no certificate, so --ca would be ignored: give one of them"
+    },
+    {
+      args: ["send", "--port", "9", "--ca", missingFile, "hi"],
+      flag: missingFile,
+      line: `cannot read --ca ${missingFile}: no such file`
+    },
+    {
+      args: ["send", "--port", "9", "--ca", Os.tmpdir(), "hi"],
+      flag: "--ca",
+      line: `cannot read --ca ${Os.tmpdir()}: it is a directory`
+    },
+    {
+      // Text, but no certificate in it.
+      args: ["send", "--port", "9", "--ca", bin, "hi"],
+      flag: "--ca",
+      line: `--ca ${bin} must hold at least one PEM certificate`
+    },
+    { args: ["send", "--port", "9", "--ca", "", "hi"], flag: "--ca", line: "--ca must not be empty" },
+    {
+      args: ["ping", "--ca", "ca.pem"],
+      flag: "--ca",
+      line: "--ca needs --port: the in-process echo server speaks plain TCP"
+    },
+    {
+      args: ["echo-server", "--tls"],
+      flag: "--tls",
+      line: "--tls needs --cert and --key (the server's certificate and its private key)"
+    },
+    {
+      args: ["echo-server", "--tls", "--cert", "server.pem"],
+      flag: "--key",
+      line: "--tls needs --key (the private key of --cert)"
+    },
+    {
+      args: ["echo-server", "--cert", "server.pem", "--key", "server.key"],
+      flag: "--cert",
+      line: "--cert is for --tls: add --tls to serve TLS, or leave --cert out"
+    },
+    {
+      args: ["echo-server", "--tls", "--cert", missingFile, "--key", "server.key"],
+      flag: missingFile,
+      line: `cannot read --cert ${missingFile}: no such file`
     }
   ]
 
@@ -339,4 +444,180 @@ describe("Cli", () => {
       assert.match(run.stdout, /round trip p50 .*, p99 /)
       assert.match(run.stdout, /reconnects 1, after \d+ failed attempts?/)
     }), 20_000)
+
+  it.live("--help says which TLS flags imply --tls, and what echo-server needs", () =>
+    Effect.gen(function*() {
+      for (const command of ["send", "ping"]) {
+        const run = yield* cli([command, "--help"])
+        assert.strictEqual(run.code, 0, run.stderr)
+        assert.include(helpEntry(run.stdout, "--tls"), "Implied by --ca, --cert, --key, --server-name and --insecure")
+        for (const heading of ["--ca file", "--cert file", "--key file", "--server-name text", "--insecure"]) {
+          assert.include(helpEntry(run.stdout, heading), "implies --tls", `${command} ${heading}`)
+        }
+      }
+      const server = yield* cli(["echo-server", "--help"])
+      assert.strictEqual(server.code, 0, server.stderr)
+      assert.include(helpEntry(server.stdout, "--tls"), "needs --cert and --key")
+      assert.include(helpEntry(server.stdout, "--ca file"), "every client must present a certificate")
+    }), 30_000)
+
+  tlsSuite("TLS", () => {
+    /** What a failed command must end with: exit code 3 and one line on standard error. */
+    const assertTlsFailure = (run: Run, why: string, port: number) => {
+      assert.strictEqual(run.code, 3, run.stderr)
+      assert.deepStrictEqual(lines(run.stderr), [`rmq-transport: TLS handshake with 127.0.0.1:${port} failed: ${why}`])
+    }
+
+    it.scopedLive(
+      "ping and send with --ca reach a TLS echo server; --insecure does without it",
+      () =>
+        Effect.gen(function*() {
+          const certs = yield* certificates
+          const port = yield* tlsEchoServer({ cert: certs.server.cert, key: certs.server.key })
+          const ping = yield* cli(["ping", "--port", String(port), "--ca", certs.caFile, "--count", "5"])
+          assert.strictEqual(ping.code, 0, ping.stderr)
+          assert.include(ping.stdout, `PING 127.0.0.1:${port} (TLS): 5 round trips of 64 B`)
+          assert.include(ping.stdout, "5 round trips, every echo matched")
+          const send = yield* cli(["send", "--port", String(port), "--ca", certs.caFile, "hello over TLS"])
+          assert.strictEqual(send.code, 0, send.stderr)
+          assert.strictEqual(send.stdout, "hello over TLS\n")
+          const insecure = yield* cli(["send", "--port", String(port), "--insecure", "unchecked"])
+          assert.strictEqual(insecure.code, 0, insecure.stderr)
+          assert.strictEqual(insecure.stdout, "unchecked\n")
+        }),
+      30_000
+    )
+
+    it.scopedLive(
+      "without --ca the test CA is not trusted: exit 3, one TLS line (send and ping)",
+      () =>
+        Effect.gen(function*() {
+          const certs = yield* certificates
+          const port = yield* tlsEchoServer({ cert: certs.server.cert, key: certs.server.key })
+          const why = "the server's certificate is not signed by a trusted CA (give its CA with --ca)"
+          const send = yield* cli(["send", "--port", String(port), "--tls", "hi"])
+          assertTlsFailure(send, why, port)
+          assert.strictEqual(send.stdout, "")
+          assertTlsFailure(yield* cli(["ping", "--port", String(port), "--tls", "--count", "1"]), why, port)
+          // Trusting another CA instead is no better.
+          assertTlsFailure(yield* cli(["send", "--port", String(port), "--ca", certs.otherCaFile, "hi"]), why, port)
+        }),
+      30_000
+    )
+
+    it.scopedLive(
+      "--server-name: the wrong name fails the handshake, the certificate's own name passes",
+      () =>
+        Effect.gen(function*() {
+          const certs = yield* certificates
+          const port = yield* tlsEchoServer({ cert: certs.server.cert, key: certs.server.key })
+          assertTlsFailure(
+            yield* cli(["send", "--port", String(port), "--ca", certs.caFile, "--server-name", "other.example", "hi"]),
+            "the server's certificate is not for this host (--server-name sets the name to check)",
+            port
+          )
+          const other = yield* tlsEchoServer({ cert: certs.wrongHost.cert, key: certs.wrongHost.key })
+          const named = yield* cli([
+            "send",
+            "--port",
+            String(other),
+            "--ca",
+            certs.caFile,
+            "--server-name",
+            "other.example",
+            "hi"
+          ])
+          assert.strictEqual(named.code, 0, named.stderr)
+          assert.strictEqual(named.stdout, "hi\n")
+        }),
+      30_000
+    )
+
+    it.scopedLive("an expired server certificate: exit 3, one line", () =>
+      Effect.gen(function*() {
+        const certs = yield* certificates
+        const port = yield* tlsEchoServer({ cert: certs.expired.cert, key: certs.expired.key })
+        assertTlsFailure(
+          yield* cli(["send", "--port", String(port), "--ca", certs.caFile, "hi"]),
+          "the server's certificate has expired",
+          port
+        )
+      }), 30_000)
+
+    it.scopedLive(
+      "echo-server --tls --ca requires client certificates: without --cert a client fails, with it it passes",
+      () =>
+        Effect.gen(function*() {
+          const certs = yield* certificates
+          const server = yield* cliEchoServer([
+            "--tls",
+            "--cert",
+            certs.server.certFile,
+            "--key",
+            certs.server.keyFile,
+            "--ca",
+            certs.caFile
+          ])
+          assert.strictEqual(
+            server.line,
+            `echo server listening on 127.0.0.1:${server.port} (TLS, client certificates required, max message ` +
+              "1.0 MiB); Ctrl-C to stop"
+          )
+          const port = String(server.port)
+          // TLS 1.3: the server checks for a certificate after the client's side of the handshake, so the refusal
+          // arrives on the first read; it is still reported as the handshake's.
+          assertTlsFailure(
+            yield* cli(["send", "--port", port, "--ca", certs.caFile, "hi"]),
+            "the server requires a client certificate (give --cert and --key)",
+            server.port
+          )
+          const mutual = ["--ca", certs.caFile, "--cert", certs.client.certFile, "--key", certs.client.keyFile]
+          const send = yield* cli(["send", "--port", port, ...mutual, "mutual"])
+          assert.strictEqual(send.code, 0, send.stderr)
+          assert.strictEqual(send.stdout, "mutual\n")
+          const ping = yield* cli(["ping", "--port", port, ...mutual, "--count", "5"])
+          assert.strictEqual(ping.code, 0, ping.stderr)
+          assert.include(ping.stdout, "5 round trips, every echo matched")
+        }),
+      45_000
+    )
+
+    it.scopedLive("echo-server --tls without --ca asks for no client certificate", () =>
+      Effect.gen(function*() {
+        const certs = yield* certificates
+        const server = yield* cliEchoServer(["--tls", "--cert", certs.server.certFile, "--key", certs.server.keyFile])
+        assert.strictEqual(
+          server.line,
+          `echo server listening on 127.0.0.1:${server.port} (TLS, max message 1.0 MiB); Ctrl-C to stop`
+        )
+        const send = yield* cli(["send", "--port", String(server.port), "--ca", certs.caFile, "plain TLS"])
+        assert.strictEqual(send.code, 0, send.stderr)
+        assert.strictEqual(send.stdout, "plain TLS\n")
+      }), 30_000)
+
+    it.live(
+      "echo-server --tls with a key that is not the certificate's exits 2, naming --key",
+      () =>
+        Effect.gen(function*() {
+          const certs = yield* certificates
+          const run = yield* cli([
+            "echo-server",
+            "--tls",
+            "--cert",
+            certs.server.certFile,
+            "--key",
+            certs.client.keyFile
+          ])
+          assert.strictEqual(run.code, 2, run.stderr)
+          assert.strictEqual(run.stdout, "")
+          const [line, ...rest] = lines(run.stderr)
+          assert.deepStrictEqual(rest, [])
+          assert.match(
+            line!,
+            new RegExp(`^rmq-transport: --key ${certs.client.keyFile} is not usable: .*key values mismatch`)
+          )
+        }),
+      20_000
+    )
+  })
 })

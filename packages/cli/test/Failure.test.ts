@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { TransportServerError } from "@rocketmq-effect/transport-node/TransportServer"
+import type { TlsFailure } from "@rocketmq-effect/transport/TransportError"
 import { ConnectionError, FrameTooLargeError, TimeoutError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
@@ -71,6 +72,64 @@ describe("Failure", () => {
       exitCode: ExitCode.AddressInUse
     })
     assert.strictEqual(ExitCode.AddressInUse, 8)
+  })
+
+  it("a failed TLS handshake behind RetriesExhausted is its own line, code 3", () => {
+    const expired = Object.assign(new Error("certificate has expired"), { code: "CERT_HAS_EXPIRED" })
+    const error = new ConnectionError({
+      reason: "RetriesExhausted",
+      address,
+      attempts: 1,
+      cause: new ConnectionError({ reason: "Tls", address, tls: "CertificateExpired", cause: expired })
+    })
+    assert.deepStrictEqual(describeFailure(error), {
+      line: "TLS handshake with 127.0.0.1:9 failed: the server's certificate has expired",
+      exitCode: ExitCode.Connect
+    })
+  })
+
+  it("every TLS failure says why on one line, naming the flag that fixes it where one does", () => {
+    const why: Record<TlsFailure, string> = {
+      UntrustedCertificate: "the server's certificate is not signed by a trusted CA (give its CA with --ca)",
+      CertificateExpired: "the server's certificate has expired",
+      CertificateNotYetValid: "the server's certificate is not valid yet",
+      HostnameMismatch: "the server's certificate is not for this host (--server-name sets the name to check)",
+      NotTls: "the peer does not speak TLS (a plaintext port?)",
+      ClosedDuringHandshake: "the peer closed the connection during the handshake (a plaintext port?)",
+      VersionMismatch: "no TLS version both sides accept",
+      PeerRejected: "the server refused the handshake (does it require a client certificate? --cert and --key)",
+      // Node's reason, first line only.
+      Other: "something odd"
+    }
+    for (const [tls, reason] of Object.entries(why)) {
+      const cause = new Error("something odd\n    at a stack frame")
+      const error = new ConnectionError({ reason: "Tls", address, tls: tls as TlsFailure, cause })
+      assert.deepStrictEqual(describeFailure(error), {
+        line: `TLS handshake with 127.0.0.1:9 failed: ${reason}`,
+        exitCode: ExitCode.Connect
+      }, tls)
+    }
+  })
+
+  it("a TLS 1.3 server's refusal of a missing client certificate, met on the first read, is a TLS line, code 3", () => {
+    const alert = Object.assign(
+      new Error("error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required\nSSL alert number 116"),
+      { code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" }
+    )
+    const error = new ConnectionError({
+      reason: "Disconnected",
+      address,
+      cause: new ConnectionError({ reason: "Read", address, cause: Cause.fail({ _tag: "SocketError", cause: alert }) })
+    })
+    assert.deepStrictEqual(describeFailure(error), {
+      line: "TLS handshake with 127.0.0.1:9 failed: the server requires a client certificate (give --cert and --key)",
+      exitCode: ExitCode.Connect
+    })
+    const unknownCa = Object.assign(new Error("tlsv1 alert unknown ca"), { code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" })
+    assert.deepStrictEqual(describeFailure(new ConnectionError({ reason: "Read", address, cause: unknownCa })), {
+      line: "TLS handshake with 127.0.0.1:9 failed: the server refused the client certificate (unknown ca)",
+      exitCode: ExitCode.Connect
+    })
   })
 
   it("the CLI's own errors keep their words and code", () => {

@@ -10,7 +10,8 @@
  *
  * The Node clients:
  * - `baseline`: the plain client, `node:net` with a hand-written linear decoder, frames built with one copy
- *   like the transport's `send`, and one corked write per refill of the window.
+ *   like the transport's `send`, and one corked write per refill of the window. In the `tls-*` workloads the
+ *   same client over `tls.connect` (the plain Node TLS client).
  * - `effect`: the transport's Effect API (`NodeTransport.layer`, `send`, `frames`, `recvPkg`).
  * - `promise`: the transport's Promise API (`NodeTransport.makeClient`).
  * - `effect-untimed`: the Effect API with `{ timeout: Duration.infinity }` on every call, which skips the
@@ -36,6 +37,7 @@ import * as Stream from "effect/Stream"
 import { createRequire } from "node:module"
 import * as Net from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
+import * as Tls from "node:tls"
 
 /**
  * `connections`: transports connected at once, time and memory per idle transport; `idle`: many more idle
@@ -43,7 +45,14 @@ import { setTimeout as sleep } from "node:timers/promises"
  *
  * @internal
  */
-export type WorkloadName = "pipelined" | "ping-pong" | "large" | "connections" | "idle"
+export type WorkloadName =
+  | "pipelined"
+  | "ping-pong"
+  | "large"
+  | "connections"
+  | "idle"
+  | "tls-pipelined"
+  | "tls-large"
 
 /** @internal */
 export type NodeClientName = "baseline" | "effect" | "promise" | "effect-untimed" | "tcp-base"
@@ -71,6 +80,8 @@ export interface WorkerInput {
    * figures; the cold figure is taken over the first `count` round trips, warm-up included.
    */
   readonly warmup: number
+  /** Connect over TLS (the `tls-*` workloads), trusting `ca` (PEM) and checking `serverName`. */
+  readonly tls?: { readonly ca: string; readonly serverName: string } | undefined
 }
 
 /** @internal */
@@ -161,18 +172,21 @@ const frameOf = (payload: Buffer): Buffer => {
   return frame
 }
 
-const connectNet = (host: string, port: number): Promise<Net.Socket> =>
+const connectNet = (host: string, port: number, tls: WorkerInput["tls"]): Promise<Net.Socket> =>
   new Promise((resolve, reject) => {
-    const socket = Net.createConnection({ host, port, noDelay: true })
-    socket.once("connect", () => {
+    // The plain TLS client: `tls.connect` as its documentation shows it, with the same decoder and writes.
+    const socket = tls === undefined
+      ? Net.createConnection({ host, port, noDelay: true })
+      : Tls.connect({ host, port, ca: tls.ca, servername: tls.serverName }).setNoDelay(true)
+    socket.once(tls === undefined ? "connect" : "secureConnect", () => {
       socket.off("error", reject)
       resolve(socket)
     })
     socket.once("error", reject)
   })
 
-const baselineDriver = async (host: string, port: number): Promise<Driver> => {
-  const socket = await connectNet(host, port)
+const baselineDriver = async (host: string, port: number, tls: WorkerInput["tls"]): Promise<Driver> => {
+  const socket = await connectNet(host, port, tls)
   const decoder = new LinearDecoder()
   let afterChunk: () => void = () => {}
   let failed: ((error: unknown) => void) | undefined
@@ -377,11 +391,16 @@ const configFor = (input: WorkerInput) =>
     maxRetries: 0
   }).pipe(Effect.runSync)
 
+const tlsOptions = (input: WorkerInput): NodeTransport.Options =>
+  input.tls === undefined ? {} : { tls: { ca: input.tls.ca, serverName: input.tls.serverName } }
+
 /** The Effect API: every workload is one Effect program over `send` / `frames` / `recvPkg`. */
 const effectDriver = async (input: WorkerInput, untimed: boolean): Promise<Driver> => {
   const options: Transport.OperationOptions | undefined = untimed ? { timeout: Duration.infinity } : undefined
   const scope = Effect.runSync(Scope.make())
-  const context = await Effect.runPromise(Layer.buildWithScope(NodeTransport.layer(configFor(input)), scope))
+  const context = await Effect.runPromise(
+    Layer.buildWithScope(NodeTransport.layer(configFor(input), tlsOptions(input)), scope)
+  )
   const transport = NodeTransport.NodeTransport.pipe(Effect.provide(context), Effect.runSync)
   await Effect.runPromise(transport.awaitConnected)
 
@@ -458,7 +477,7 @@ const effectDriver = async (input: WorkerInput, untimed: boolean): Promise<Drive
 
 /** The Promise API, used the way code without Effect would. */
 const promiseDriver = async (input: WorkerInput): Promise<Driver> => {
-  const client: TransportClient = await NodeTransport.makeClient(configFor(input))
+  const client: TransportClient = await NodeTransport.makeClient(configFor(input), tlsOptions(input))
   await client.awaitConnected()
   return {
     stream: async (ring, count, window) => {
@@ -513,7 +532,7 @@ const seedClientError = (client: SeedClientName) =>
 const makeDriver = (input: WorkerInput): Promise<Driver> => {
   switch (input.client) {
     case "baseline":
-      return baselineDriver(input.host, input.port)
+      return baselineDriver(input.host, input.port, input.tls)
     case "effect":
     case "effect-untimed":
       return effectDriver(input, input.client === "effect-untimed")
@@ -553,7 +572,7 @@ const pool = async <A>(count: number, concurrency: number, make: () => Promise<A
 const connectMany = async (input: WorkerInput, count: number): Promise<Held> => {
   switch (input.client) {
     case "baseline": {
-      const sockets = await pool(count, CONNECT_CONCURRENCY, () => connectNet(input.host, input.port))
+      const sockets = await pool(count, CONNECT_CONCURRENCY, () => connectNet(input.host, input.port, input.tls))
       // What a real client keeps per connection: a decoder reading it.
       for (const socket of sockets) {
         const decoder = new LinearDecoder()
@@ -661,7 +680,7 @@ const measure = async (input: WorkerInput): Promise<Record<string, number>> => {
     }
     if (input.warmup > 0) await driver.stream(ring, input.warmup, input.window)
     const millis = await driver.stream(ring, input.count, input.window)
-    return input.workload === "large"
+    return input.workload === "large" || input.workload === "tls-large"
       ? { mbPerSec: (input.count * input.size) / 1e6 / (millis / 1000) }
       : { framesPerSec: input.count / (millis / 1000) }
   } finally {

@@ -138,6 +138,21 @@ export const directory = (name: string, config: Config): Flag<string> =>
   make(name, config, Options.directory(name), true, (value) => (value === "" ? "must not be empty" : undefined))
 
 /**
+ * A path to a file, read by whoever uses it: a file that cannot be read is reported then, with the path (and
+ * not by @effect/cli, whose words would not name the flag).
+ *
+ * @since 0.2.0
+ */
+export const file = (name: string, config: Config): Flag<string> =>
+  make(
+    name,
+    config,
+    Options.text(name).pipe(Options.withPseudoName("file")),
+    true,
+    (value) => (value === "" ? "must not be empty" : undefined)
+  )
+
+/**
  * The words @effect/cli accepts after `--switch=`.
  *
  * @since 0.1.0
