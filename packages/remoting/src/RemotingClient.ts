@@ -34,6 +34,8 @@
  * - When the connection drops, every call written on it fails at once with the transport's `ConnectionError`
  *   reason `"Disconnected"` (why, in `cause`), not at its timeout; a write that fails fails its call at once.
  *   Calls are not replayed: whether a request is safe to send again is the caller's call.
+ * - With `closeOnTimeout` (Java's `clientCloseSocketIfTimeout`, off by default), a call that times out after
+ *   its request went to the connection also drops that connection: see `Options.closeOnTimeout`.
  * - The response comes back as data whatever its code; `invokeSuccess` / `expectSuccess` turn a code other than
  *   `SUCCESS` into a `RemotingError`.
  *
@@ -264,6 +266,22 @@ export const DEFAULT_HANDLER_CONCURRENCY = 16
 export const DEFAULT_HANDLER_QUEUE_SIZE = 1024
 
 /**
+ * The client's options; every one has a default.
+ *
+ * @example
+ * ```ts
+ * import { RemotingClient } from "@rocketmq-effect/remoting"
+ * import { NodeConnector } from "@rocketmq-effect/transport-node"
+ * import { Layer } from "effect"
+ *
+ * // Give a silent broker up at the first timed-out call, as Java's `clientCloseSocketIfTimeout` does.
+ * const options: RemotingClient.Options = { defaultTimeout: "3 seconds", closeOnTimeout: true }
+ *
+ * const Broker = RemotingClient.layerTransport({ host: "127.0.0.1", port: 10911 }, options).pipe(
+ *   Layer.provide(NodeConnector.layer)
+ * )
+ * ```
+ *
  * @since 0.2.0
  * @category models
  */
@@ -291,6 +309,26 @@ export interface Options {
    * keep `idleTimeout` above the longest such wait.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * Drop the connection when a call on it times out, as Java's `clientCloseSocketIfTimeout` does. Default
+   * `false`, as in Java.
+   *
+   * What happens when a call's time runs out while its request is being written or its response awaited:
+   * - the call fails with its `RemotingClientError` reason `"Timeout"`, as without the option;
+   * - the connection the request went on is dropped: every other call pending on it fails at once with
+   *   `ConnectionError` reason `"Disconnected"`, whose `cause` is that timeout, as on any drop;
+   * - the transport reconnects as its schedule says (at once for a connection that was up for `stableAfter`),
+   *   and later calls wait for the new connection within their own timeouts.
+   *
+   * A call that timed out waiting for an in-flight slot or for a connection drops nothing, nor does one whose
+   * connection is already gone. Like the idle drop it needs a transport this module made (`makeTransport`,
+   * `layerTransport`, a `RemotingPool`'s); over another one the call only times out.
+   *
+   * It trades `idleTimeout`'s patience for speed: a silent peer is given up at the first timeout rather than
+   * `idleTimeout` after it, but one slow answer (a long poll with too short a timeout) costs every call on the
+   * connection.
+   */
+  readonly closeOnTimeout?: boolean | undefined
   readonly heartbeat?: Heartbeat | undefined
   /** Handlers of server requests by code; `register` adds more. */
   readonly handlers?: Handlers | undefined
@@ -373,6 +411,7 @@ export const isRemotingClient = (u: unknown): u is RemotingClientService => Pred
  * - `lateResponses`: responses that matched no call;
  * - `badFrames`: frames that were not commands (each dropped its connection);
  * - `idleDrops`: connections dropped by `idleTimeout`;
+ * - `timeoutDrops`: connections dropped by `closeOnTimeout`;
  * - `serverRequests`: server requests by `code` and `outcome` (`handled`, `failed`, `not_supported`, `busy`).
  *
  * @since 0.2.0
@@ -393,6 +432,9 @@ export const RemotingClientMetrics = {
   }),
   idleDrops: Metric.counter("rocketmq_remoting_idle_drops", {
     description: "Connections dropped because the peer went silent"
+  }),
+  timeoutDrops: Metric.counter("rocketmq_remoting_timeout_drops", {
+    description: "Connections dropped because a call on them timed out (closeOnTimeout)"
   }),
   serverRequests: Metric.counter("rocketmq_remoting_server_requests", {
     description: "Server-initiated requests by code and outcome"
@@ -490,6 +532,10 @@ const settingsOf = (
       interval: duration(issues, "heartbeat.interval", options.heartbeat.interval, Duration.seconds(30), false),
       effect: options.heartbeat.effect
     }
+    const closeOnTimeout = options?.closeOnTimeout ?? false
+    if (typeof closeOnTimeout !== "boolean") {
+      issues.push(new ConfigurationError({ field: "closeOnTimeout", rule: "must be a boolean", value: closeOnTimeout }))
+    }
     const serializeType = options?.serializeType ?? "JSON"
     if (serializeType !== "JSON" && serializeType !== "ROCKETMQ") {
       issues.push(
@@ -523,6 +569,7 @@ const settingsOf = (
       maxInFlight: options?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
       defaultTimeout,
       idleTimeout,
+      closeOnTimeout,
       heartbeat,
       handlers,
       handlerConcurrency: options?.handlerConcurrency ?? DEFAULT_HANDLER_CONCURRENCY,

@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -670,6 +671,124 @@ describe("RemotingClient over TCP", () => {
         assert.isTrue(logs.some((l) => /the connection is kept/.test(l)), JSON.stringify(logs))
       })
   )
+
+  describe("closeOnTimeout", () => {
+    /** Never answers PULL_MESSAGE nor QUERY_CONSUMER_OFFSET; echoes everything else. */
+    const unanswered = new Set<number>([RequestCode.PULL_MESSAGE, RequestCode.QUERY_CONSUMER_OFFSET])
+    const script = (received: Received) =>
+      unanswered.has(received.command.code) ? Effect.succeed(undefined) : echoScript(received)
+
+    /** Three calls that nobody answers, with a long timeout, written on the connection. */
+    const neighbours = (client: RemotingClient.RemotingClientService, broker: MockBroker) =>
+      Effect.gen(function*() {
+        const calls = yield* Effect.forEach(
+          [1, 2, 3],
+          (n) =>
+            Effect.fork(Effect.either(
+              client.invoke(request(RequestCode.QUERY_CONSUMER_OFFSET, { extFields: { n } }), { timeout: "30 seconds" })
+            ))
+        )
+        yield* takeN(broker.received, 3)
+        return calls
+      })
+
+    live(
+      "on: a call that times out waiting for its response drops the connection; the calls pending on it fail at once; the transport reconnects",
+      () =>
+        Effect.gen(function*() {
+          const broker = yield* makeBroker(script)
+          const client = yield* makeClient(broker, { closeOnTimeout: true })
+          assert.strictEqual((yield* client.invoke(request(RequestCode.HEART_BEAT))).code, ResponseCode.SUCCESS)
+          const first = yield* Queue.take(broker.accepted)
+          yield* Queue.take(broker.received)
+          const pending = yield* neighbours(client, broker)
+
+          const started = Date.now()
+          const timedOut = yield* Effect.flip(
+            client.invoke(request(RequestCode.PULL_MESSAGE), { timeout: "300 millis" })
+          )
+          assert.strictEqual(timedOut._tag, "RemotingClientError")
+          if (timedOut._tag !== "RemotingClientError") return
+          assert.strictEqual(timedOut.reason, "Timeout", "the call fails with its own timeout, as without the option")
+          assert.strictEqual(timedOut.waitingFor, "response")
+          assert.isAtLeast(Date.now() - started, 290)
+          for (const result of yield* Fiber.joinAll(pending)) {
+            assert.isTrue(Either.isLeft(result))
+            if (Either.isRight(result)) continue
+            const error = result.left
+            assert.strictEqual(error._tag === "ConnectionError" && error.reason, "Disconnected", error.message)
+            const cause = (error._tag === "ConnectionError" ? error.cause : undefined) as
+              | RemotingClient.RemotingClientError
+              | undefined
+            assert.strictEqual(cause?._tag, "RemotingClientError", "the drop's cause is the timeout")
+            assert.strictEqual(cause?.opaque, timedOut.opaque)
+          }
+          assert.isBelow(Date.now() - started, 1500, "the neighbours failed at the timeout, not at theirs")
+          assert.strictEqual(yield* client.inFlight, 0)
+          yield* first.closed.pipe(Effect.timeout("5 seconds"))
+
+          const again = yield* client.invoke(request(RequestCode.HEART_BEAT), { timeout: "5 seconds" })
+          assert.strictEqual(again.code, ResponseCode.SUCCESS)
+          assert.strictEqual(yield* broker.acceptedCount, 2, "reconnected")
+          const drops = yield* Metric.value(
+            Metric.tagged(RemotingClient.RemotingClientMetrics.timeoutDrops, "address", broker.address)
+          )
+          assert.strictEqual(drops.count, 1)
+        })
+    )
+
+    live(
+      "off (the default): a timed-out call leaves the connection and the other calls alone",
+      () =>
+        Effect.gen(function*() {
+          const broker = yield* makeBroker(script)
+          const client = yield* makeClient(broker)
+          const pending = yield* neighbours(client, broker)
+          const timedOut = yield* Effect.flip(
+            client.invoke(request(RequestCode.PULL_MESSAGE), { timeout: "300 millis" })
+          )
+          assert.strictEqual(timedOut._tag === "RemotingClientError" && timedOut.reason, "Timeout")
+          yield* Effect.sleep("200 millis")
+          for (const call of pending) assert.isTrue(Option.isNone(yield* Fiber.poll(call)), "still waiting")
+          assert.strictEqual(yield* client.inFlight, 3)
+          assert.strictEqual((yield* client.invoke(request(RequestCode.HEART_BEAT))).code, ResponseCode.SUCCESS)
+          assert.strictEqual(yield* broker.acceptedCount, 1, "one connection throughout")
+          yield* Fiber.interruptAll(pending)
+        })
+    )
+
+    live("on: a call that never got an in-flight slot drops nothing", () =>
+      Effect.gen(function*() {
+        const broker = yield* makeBroker(script)
+        const client = yield* makeClient(broker, { closeOnTimeout: true, maxInFlight: 1 })
+        const held = yield* Effect.fork(
+          Effect.either(client.invoke(request(RequestCode.QUERY_CONSUMER_OFFSET), { timeout: "30 seconds" }))
+        )
+        yield* Queue.take(broker.received)
+        const limited = yield* Effect.flip(client.invoke(request(RequestCode.PULL_MESSAGE), { timeout: "300 millis" }))
+        assert.strictEqual(limited._tag === "RemotingClientError" && limited.reason, "InFlightLimit")
+        yield* Effect.sleep("200 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(held)), "the call holding the slot still waits")
+        assert.strictEqual(yield* broker.acceptedCount, 1)
+        yield* Fiber.interrupt(held)
+      }))
+
+    it.effect("must be a boolean", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          Effect.scoped(
+            RemotingClient.makeTransport({ host: "127.0.0.1", port: 1 }, { autoStart: false }).pipe(
+              Effect.flatMap((transport) =>
+                RemotingClient.make({ transport, closeOnTimeout: "yes" as unknown as boolean })
+              ),
+              Effect.provideServiceEffect(Connector, NodeConnector.make)
+            )
+          )
+        )
+        assert.strictEqual(error._tag, "ConfigurationError")
+        assert.strictEqual(error.field, "closeOnTimeout")
+      }))
+  })
 
   it.effect("bad options fail with one ConfigurationError naming each", () =>
     Effect.gen(function*() {

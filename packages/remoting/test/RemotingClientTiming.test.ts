@@ -133,6 +133,29 @@ describe("RemotingClient timing (TestConnector, TestClock)", () => {
       assert.isAtLeast(drops.count, 1)
     }))
 
+  it.scoped("closeOnTimeout: the connection is dropped at the call's timeout, its neighbours fail then, the transport reconnects at once", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup({ closeOnTimeout: true }, { retryInterval: "1 second" })
+      const first = yield* peer.accepted
+      const neighbour = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE), { timeout: "1 minute" }))
+      yield* takeCommand(first)
+      const call = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE)))
+      yield* takeCommand(first)
+      yield* TestClock.adjust("2999 millis")
+      yield* Effect.yieldNow()
+      assert.isFalse(yield* first.isClosed, "still up 1 ms before the timeout")
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag === "RemotingClientError" && error.waitingFor, "response")
+      const dropped = yield* Effect.flip(Fiber.join(neighbour))
+      assert.strictEqual(dropped._tag === "ConnectionError" && dropped.reason, "Disconnected")
+      yield* first.awaitClosed
+      // Up for 3 s, more than `stableAfter` (1 s): the first reconnect is immediate.
+      const second = yield* peer.accepted
+      assert.strictEqual(second.id, 2)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 3000, "dropped and reconnected at the timeout")
+    }))
+
   it.scoped("a connection with no traffic, or whose requests are answered, is never dropped as idle", () =>
     Effect.gen(function*() {
       const { client, peer } = yield* setup({ idleTimeout: "10 seconds" })

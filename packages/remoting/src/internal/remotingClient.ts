@@ -49,6 +49,8 @@ export interface Settings {
   readonly maxInFlight: number
   readonly defaultTimeout: Duration.Duration
   readonly idleTimeout: Duration.Duration
+  /** Drop the connection a call was written on when the call times out. */
+  readonly closeOnTimeout: boolean
   readonly heartbeat:
     | { readonly interval: Duration.Duration; readonly effect: Heartbeat["effect"] }
     | undefined
@@ -150,7 +152,7 @@ export const make = (
       ])
 
     /** Fails the calls of connection `generation`, and ends that connection when the transport allows it. */
-    const dropConnection = (generation: number | undefined, cause: ConnectionError): boolean => {
+    const dropConnection = (generation: number | undefined, cause: ConnectionError | RemotingClientError): boolean => {
       if (generation !== undefined) {
         table.failUpTo(generation, new ConnectionError({ reason: "Disconnected", address, generation, cause }))
       }
@@ -377,6 +379,34 @@ export const make = (
     interface Call {
       stage: Stage
       opaque: number | undefined
+      /** The connection the request goes on, once it has one. */
+      generation: number | undefined
+    }
+
+    /**
+     * `closeOnTimeout`: drops the connection `call` was written on (or was being written to) when it is still
+     * the live one. Before the call's own failure is returned, so that its neighbours fail at once.
+     */
+    const closeAfterTimeout = (call: Call, error: RemotingClientError): Effect.Effect<void> => {
+      const generation = call.generation
+      if (
+        !settings.closeOnTimeout || error.reason !== "Timeout" || generation === undefined ||
+        (call.stage !== "write" && call.stage !== "response")
+      ) return Effect.void
+      return Effect.flatMap(connectedGeneration, (current) => {
+        if (current !== generation) return Effect.void
+        const dropped = dropConnection(generation, error)
+        if (dropped) metrics.timeoutDrops.unsafeUpdate(1, addressLabels)
+        return log(
+          LogLevel.Debug,
+          `${error.message}; closeOnTimeout: ${
+            dropped
+              ? "dropping the connection"
+              : "the connection is kept (its transport was not made by RemotingClient.makeTransport)"
+          }`,
+          { generation }
+        )
+      })
     }
 
     const timeoutError = (code: number, timeout: Duration.Duration, call: Call) =>
@@ -411,12 +441,16 @@ export const make = (
       Effect.suspend(() => {
         const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
         const started = now()
-        const call: Call = { stage: "slot", opaque: undefined }
+        const call: Call = { stage: "slot", opaque: undefined, generation: undefined }
         const body = steps(call)
         const limited = Duration.isFinite(timeout)
           ? body.pipe(
             Effect.timeout(timeout),
-            Effect.catchTag("TimeoutException", () => Effect.flip(timeoutError(request.code, timeout, call)))
+            Effect.catchTag("TimeoutException", () =>
+              Effect.flatMap(
+                timeoutError(request.code, timeout, call),
+                (error) => Effect.zipRight(closeAfterTimeout(call, error), Effect.fail(error))
+              ))
           )
           : body
         return limited.pipe(
@@ -461,6 +495,7 @@ export const make = (
           const connected = yield* awaitConnection(call)
           const entry = table.register(request.code, connected.generation)
           call.opaque = entry.opaque
+          call.generation = connected.generation
           return yield* Effect.gen(function*() {
             yield* Effect.annotateCurrentSpan("opaque", entry.opaque)
             const payload = RemotingCodec.encode(
@@ -480,9 +515,10 @@ export const make = (
     const invokeOneway = (request: RemotingCommand, options?: InvokeOptions): Effect.Effect<void, InvokeError> =>
       bounded("rocketmq.remoting.invokeOneway", request, options, (call) =>
         Effect.gen(function*() {
-          yield* awaitConnection(call)
+          const connected = yield* awaitConnection(call)
           const opaque = table.allocate()
           call.opaque = opaque
+          call.generation = connected.generation
           const payload = RemotingCodec.encode(
             stamp({ ...request, opaque, flag: (request.flag | ONEWAY_FLAG) & ~RESPONSE_FLAG }),
             options?.serializeType ?? settings.serializeType
