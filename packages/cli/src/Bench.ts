@@ -174,7 +174,10 @@ const plans: Record<Workload, { readonly full: Plan; readonly quick: Plan }> = {
 const serverWarmups: Record<"full" | "quick", ReadonlyArray<WorkloadPlan>> = {
   full: [
     { workload: "pipelined", count: 100_000, size: 1024, window: 256, warmup: 0 },
-    { workload: "large", count: 200, size: MIB, window: 8, warmup: 0 }
+    { workload: "large", count: 200, size: MIB, window: 8, warmup: 0 },
+    // The TLS instance too, when TLS workloads run (skipped otherwise, as they are).
+    { workload: "tls-pipelined", count: 100_000, size: 1024, window: 256, warmup: 0 },
+    { workload: "tls-large", count: 100, size: MIB, window: 8, warmup: 0 }
   ],
   quick: [{ workload: "pipelined", count: 2_000, size: 1024, window: 256, warmup: 0 }]
 }
@@ -906,7 +909,9 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
 
     const results = new Map<string, Array<Record<string, number>>>()
     const failures: Array<string> = []
-    const warmups = options.quick ? serverWarmups.quick : serverWarmups.full
+    const warmups = (options.quick ? serverWarmups.quick : serverWarmups.full).filter((plan) =>
+      !isTlsWorkload(plan.workload) || selected.some(isTlsWorkload)
+    )
     // A server whose TLS instance did not start measures no TLS workload.
     const servedBy = (peer: EchoPeer, workload: Workload) => !isTlsWorkload(workload) || Option.isSome(peer.tlsPort)
     const perRun = (peer: EchoPeer) =>
@@ -916,7 +921,11 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
       )
     const progress = yield* Progress.scoped(
       "bench",
-      peers.reduce((sum, peer) => sum + warmups.length + options.runs * perRun(peer), 0)
+      peers.reduce(
+        (sum, peer) =>
+          sum + warmups.filter((plan) => servedBy(peer, plan.workload)).length + options.runs * perRun(peer),
+        0
+      )
     )
     const measure = (peer: EchoPeer, plan: WorkloadPlan, client: Client, tag: string) =>
       runWorker(
@@ -949,7 +958,7 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
       )
 
     for (const peer of peers) {
-      for (const plan of warmups) {
+      for (const plan of warmups.filter((plan) => servedBy(peer, plan.workload))) {
         progress.relabel(`warming ${serverTitles[peer.server]} (${plan.workload})`)
         yield* measure(peer, plan, "baseline", `warmup-${plan.workload}`)
       }

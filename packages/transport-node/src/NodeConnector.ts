@@ -208,7 +208,7 @@ const connect =
           if (netSocket.listenerCount("data") > 0) netSocket.resume()
         },
         write: writeChunks(netSocket),
-        read: readChunks(netSocket)
+        read: readChunks(netSocket, { coalesce: tls !== undefined })
       }
     })
 

@@ -7,15 +7,19 @@ import type * as TransportConfig from "@rocketmq-effect/transport/TransportConfi
 import type { ConnectionError, TlsFailure, TransportError } from "@rocketmq-effect/transport/TransportError"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { EventEmitter } from "node:events"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
+import { readChunks } from "../src/internal/netSocket.js"
 import { listenPlain, pattern } from "./PlainPeers.js"
 import { configFor, echoServer, isConnected, KiB, live, recordStates, sameBytes } from "./TcpFixtures.js"
 import { type Certificates, makeCertificatesSync, opensslAvailable } from "./TlsCertificates.js"
@@ -466,6 +470,126 @@ suite("TLS", () => {
         const context = yield* Layer.build(NodeTransport.layerConfig()).pipe(Effect.withConfigProvider(env))
         const transport = Context.get(context, NodeTransport.NodeTransport)
         yield* echoes(transport, 64)
+      }))
+  })
+
+  describe("reading a TLS socket", () => {
+    /**
+     * A TLS server that writes each of `records` once the previous one was written (so each is a TLS record
+     * of its own), then ends or just closes; `written` completes when it is done.
+     */
+    const burst = (certs: Certificates, records: ReadonlyArray<Buffer>, finish: "end" | "destroy") =>
+      Effect.gen(function*() {
+        const written = yield* Deferred.make<void>()
+        const server = yield* Effect.acquireRelease(
+          Effect.async<Tls.Server>((resume) => {
+            const server = Tls.createServer({ cert: certs.server.cert, key: certs.server.key }, (socket) => {
+              socket.on("error", () => {})
+              const next = (i: number): void => {
+                if (i < records.length) {
+                  socket.write(records[i]!, () => next(i + 1))
+                  return
+                }
+                if (finish === "end") socket.end()
+                else socket.destroy()
+                Deferred.unsafeDone(written, Exit.void)
+              }
+              next(0)
+            })
+            server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+          }),
+          (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+        )
+        return { port: (server.address() as Net.AddressInfo).port, written }
+      })
+
+    /**
+     * Connects, holds the socket paused until the server has written everything (so that all of it is one
+     * read), then reads it with `coalesce`, recording which chunks were handed over with no microtask run
+     * between them.
+     */
+    const readAll = (port: number, ca: string, written: Deferred.Deferred<void>) =>
+      Effect.gen(function*() {
+        const socket = Tls.connect({ host: "127.0.0.1", port, ca })
+        yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
+        socket.on("error", () => {})
+        yield* Effect.async<void>((resume) => {
+          socket.once("secureConnect", () => {
+            socket.pause()
+            resume(Effect.void)
+          })
+        })
+        yield* Deferred.await(written)
+        yield* Effect.sleep("100 millis")
+        return yield* Effect.async<{ turns: Array<Array<Uint8Array>>; end: unknown }>((resume) => {
+          const turns: Array<Array<Uint8Array>> = []
+          let current: Array<Uint8Array> | undefined
+          readChunks(socket, { coalesce: true })((chunk) => {
+            if (current === undefined) {
+              current = []
+              turns.push(current)
+              // A new group whenever microtasks (where a resumed fiber runs) got to run since the last chunk.
+              queueMicrotask(() => (current = undefined))
+            }
+            current.push(chunk)
+          }, (end) => resume(Effect.succeed({ turns, end })))
+          socket.resume()
+        })
+      })
+
+    it("coalesce: chunks emitted with microtasks between them are handed over together", async () => {
+      // A stand-in for a TLS socket whose records come in separate reads, each followed by the microtasks a
+      // resumed fiber would run in: what a real link does under load, which a test cannot time on its own.
+      const emitter = new EventEmitter() as unknown as Net.Socket
+      Object.defineProperty(emitter, "destroyed", { value: false })
+      const groups = (coalesce: boolean) =>
+        new Promise<Array<number>>((resolve) => {
+          const sizes: Array<number> = []
+          let current = 0
+          readChunks(emitter, { coalesce })(() => {
+            if (current === 0) {
+              sizes.push(0)
+              queueMicrotask(() => (current = 0))
+            }
+            current++
+            sizes[sizes.length - 1] = current
+          }, () => resolve(sizes))
+          const emit = (i: number): void => {
+            if (i === 20) {
+              setImmediate(() => emitter.emit("end"))
+              return
+            }
+            emitter.emit("data", new Uint8Array([i]))
+            queueMicrotask(() => emit(i + 1))
+          }
+          emit(0)
+        })
+      assert.deepStrictEqual(await groups(false), Array.from({ length: 20 }, () => 1))
+      assert.deepStrictEqual(await groups(true), [20])
+    })
+
+    live("coalesce: records are handed over whole and in order, before the end", () =>
+      Effect.gen(function*() {
+        const certs = yield* certificates
+        const records = Array.from({ length: 50 }, (_, i) => Buffer.alloc(1000, i))
+        const server = yield* burst(certs, records, "end")
+        const { end, turns } = yield* readAll(server.port, certs.ca, server.written)
+        assert.strictEqual(end, undefined)
+        const all = turns.flat()
+        assert.strictEqual(all.length, 50, "one chunk per record")
+        assert.isTrue(all.every((chunk, i) => chunk.length === 1000 && chunk[0] === i))
+        assert.isAtLeast(turns.length, 1)
+      }))
+
+    live("coalesce: what arrived before an abrupt close is handed over, then the close", () =>
+      Effect.gen(function*() {
+        const certs = yield* certificates
+        const records = Array.from({ length: 5 }, (_, i) => Buffer.alloc(100, i))
+        const server = yield* burst(certs, records, "destroy")
+        const { end, turns } = yield* readAll(server.port, certs.ca, server.written)
+        assert.deepStrictEqual(turns.flat().map((chunk) => chunk[0]), [0, 1, 2, 3, 4])
+        // No close_notify: Node reports the close as an error or as a plain end, after the data either way.
+        void end
       }))
   })
 

@@ -246,18 +246,52 @@ export const writeChunks =
  * already destroyed ends at once. A throwing `onChunk` ends it with what was thrown. The listeners stay until
  * it ends; the socket's owner destroys the socket, which ends it.
  *
+ * With `coalesce`, the chunks of one burst are handed over together, in one turn of the event loop: for a
+ * TLS socket, which emits one `'data'` per TLS record (16 KiB at most, often one small frame each) and lets
+ * microtasks run between them, so that a reader resumed by the first would otherwise take its frames one
+ * record at a time. The chunks wait for `setImmediate`, which runs once the socket's current read has been
+ * decrypted; whatever came before an end is handed over before it.
+ *
  * @internal
  */
 export const readChunks =
-  (socket: Net.Socket) => (onChunk: (chunk: Uint8Array) => void, onEnd: (error: unknown) => void): void => {
+  (socket: Net.Socket, options?: { readonly coalesce?: boolean | undefined }) =>
+  (onChunk: (chunk: Uint8Array) => void, onEnd: (error: unknown) => void): void => {
     if (socket.destroyed) {
       const error = closedError(socket)
       queueMicrotask(() => onEnd(error))
       return
     }
     let ended = false
-    const finish = (error: unknown) => {
+    let pending: Array<Uint8Array> | undefined
+    let immediate: ReturnType<typeof setImmediate> | undefined
+    const deliver = (chunk: Uint8Array): boolean => {
+      try {
+        onChunk(chunk)
+        return true
+      } catch (defect) {
+        finish(defect, false)
+        return false
+      }
+    }
+    const flush = () => {
+      immediate = undefined
+      const chunks = pending
+      pending = undefined
+      if (chunks === undefined) return
+      for (const chunk of chunks) {
+        if (ended || !deliver(chunk)) return
+      }
+    }
+    const finish = (error: unknown, flushFirst = true) => {
       if (ended) return
+      if (immediate !== undefined) {
+        clearImmediate(immediate)
+        if (flushFirst) flush()
+        immediate = undefined
+        pending = undefined
+        if (ended) return
+      }
       ended = true
       socket.off("data", onData)
       socket.off("end", onFinish)
@@ -265,13 +299,18 @@ export const readChunks =
       socket.off("close", onClose)
       onEnd(error)
     }
-    const onData = (chunk: Uint8Array) => {
-      try {
-        onChunk(chunk)
-      } catch (defect) {
-        finish(defect)
+    const onData = options?.coalesce === true
+      ? (chunk: Uint8Array) => {
+        if (pending === undefined) {
+          pending = [chunk]
+          immediate = setImmediate(flush)
+        } else {
+          pending.push(chunk)
+        }
       }
-    }
+      : (chunk: Uint8Array) => {
+        deliver(chunk)
+      }
     const onFinish = () => finish(undefined)
     const onError = (cause: Error) => finish(new Socket.SocketGenericError({ reason: "Read", cause }))
     const onClose = (hadError: boolean) =>
