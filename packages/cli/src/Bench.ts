@@ -1053,9 +1053,7 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
       for (const [key, runs] of results) {
         yield* Console.log(
           `${key}: ${
-            runs.map((m) =>
-              Object.entries(m).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(" ")
-            ).join(" | ")
+            runs.map((m) => Object.entries(m).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(" ")).join(" | ")
           }`
         )
       }
