@@ -46,6 +46,23 @@ export type EventName = "Connect" | "ConnectSuccess" | "Disconnect" | "Close"
 
 const describeCause = (cause: unknown): string => {
   if (cause === undefined) return ""
+  // @effect/platform's SocketGenericError says only "An error occurred during Read": what happened is the
+  // error it wraps.
+  if (
+    Predicate.hasProperty(cause, "_tag") && cause._tag === "SocketError" && Predicate.hasProperty(cause, "cause") &&
+    cause.cause !== undefined
+  ) {
+    return describeCause(cause.cause)
+  }
+  // OpenSSL's errors carry the whole error queue entry in their message (addresses, source file, line);
+  // their `reason` is the part a reader wants ("sslv3 alert bad certificate"), and `code` names it.
+  if (
+    Predicate.hasProperty(cause, "library") && Predicate.hasProperty(cause, "reason") &&
+    typeof cause.reason === "string" && cause.reason.length > 0
+  ) {
+    const code = Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? ` (${cause.code})` : ""
+    return `: ${cause.reason}${code}`
+  }
   if (Predicate.hasProperty(cause, "message") && typeof cause.message === "string" && cause.message.length > 0) {
     return `: ${cause.message}`
   }

@@ -1,3 +1,4 @@
+import * as Socket from "@effect/platform/Socket"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -53,6 +54,50 @@ describe("TransportError", () => {
     assert.include(seen([0x16, 0x03, 0x01, 0x02]), "TLS")
     assert.include(seen([0x47, 0x45, 0x54, 0x20]), "HTTP/1")
     assert.include(seen([0xff, 0xff, 0xff, 0xff]), "ff ff ff ff")
+    assert.include(seen([0x15, 0x03, 0x03, 0x00]), "a TLS alert record: the peer speaks TLS")
+  })
+
+  it("says why a TLS handshake failed, and what OpenSSL or a wrapped socket error says, without the noise", () => {
+    // As Node raises them: OpenSSL's message is a whole error-queue entry; `reason` is the readable part.
+    const openssl = Object.assign(
+      new Error(
+        "80CC4555AF7F0000:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:" +
+          "../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 42\n"
+      ),
+      { library: "SSL routines", reason: "sslv3 alert bad certificate", code: "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE" }
+    )
+    const handshake = new TransportError.ConnectionError({
+      reason: "Tls",
+      address: "broker:8081",
+      tls: "PeerRejected",
+      cause: openssl
+    })
+    assert.strictEqual(
+      handshake.message,
+      "TLS handshake with broker:8081 failed: the server refused the handshake: sslv3 alert bad certificate " +
+        "(ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE)"
+    )
+    const expired = new TransportError.ConnectionError({
+      reason: "Tls",
+      address: "broker:8081",
+      tls: "CertificateExpired",
+      cause: Object.assign(new Error("certificate has expired"), { code: "CERT_HAS_EXPIRED" })
+    })
+    assert.strictEqual(
+      expired.message,
+      "TLS handshake with broker:8081 failed: the server's certificate has expired: certificate has expired"
+    )
+    // A read that failed on the alert after a TLS 1.3 handshake: the socket error wraps OpenSSL's.
+    const read = new TransportError.ConnectionError({
+      reason: "Read",
+      address: "broker:8081",
+      generation: 1,
+      cause: new Socket.SocketGenericError({ reason: "Read", cause: openssl })
+    })
+    assert.strictEqual(
+      read.message,
+      "reading from broker:8081 (generation 1) failed: sslv3 alert bad certificate (ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE)"
+    )
   })
 
   it.effect("errors are yieldable and matchable by tag", () =>
