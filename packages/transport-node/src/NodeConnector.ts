@@ -27,9 +27,9 @@
  * then the handshake runs on it; the transport's `connectTimeout` bounds both. A failure before TCP connects
  * is `reason: "Connect"` (refused, unreachable); a failure in the handshake is `reason: "Tls"`, with `tls`
  * saying why (`TransportError.TlsFailure`). Under TLS 1.3 a server checks the client's certificate after the
- * client's side of the handshake is done, so a server that refuses it is seen as a read failure on the new
- * connection (`reason: "Read"`, an `ERR_SSL_TLSV13_ALERT_…` or `…_ALERT_BAD_CERTIFICATE` cause), not as a
- * failed connect.
+ * client's side of the handshake is done, so a server that refuses it drops the new connection right after
+ * it connected (`reason: "Read"` with the alert, e.g. `ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`, or `PeerClosed`
+ * when the close is read first), not as a failed connect.
  *
  * @since 0.1.0
  */

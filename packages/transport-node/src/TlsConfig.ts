@@ -147,41 +147,33 @@ const messageOf = (cause: unknown): string =>
 
 const toBuffer = (pem: Pem): Buffer | string => typeof pem === "string" ? pem : Buffer.from(pem)
 
-// Node's own checks, run once: a CA list it cannot parse, a certificate or key it cannot read, a key that is
-// not the certificate's. Each is tried on its own so the error can name the field.
+// Node's own checks: a CA list it cannot parse, a certificate or key it cannot read, a key that is not the
+// certificate's. The context is built once; only when that fails are the parts tried on their own, so that the
+// error can name the field.
 const buildContext = (input: TlsConfigInput): Either.Either<Tls.SecureContext, Issue> => {
   const ca = input.ca === undefined ? undefined : (isPem(input.ca) ? [input.ca] : input.ca).map(toBuffer)
+  // createSecureContext accepts text with no certificate in it; trusting nothing is never what was meant.
+  if (ca !== undefined && ca.every((entry) => !String(entry).includes("-----BEGIN CERTIFICATE-----"))) {
+    return Either.left({ field: "ca", rule: "must hold at least one PEM certificate" })
+  }
   const attempt = (field: string, options: Tls.SecureContextOptions): Either.Either<Tls.SecureContext, Issue> => {
     try {
-      return Either.right(Tls.createSecureContext(options))
+      return Either.right(Tls.createSecureContext({ minVersion: input.minVersion ?? "TLSv1.2", ...options }))
     } catch (cause) {
       return Either.left({ field, rule: `is not usable: ${messageOf(cause)}` })
     }
   }
-  const versions = { minVersion: input.minVersion ?? "TLSv1.2" } as const
-  if (ca !== undefined) {
-    const checked = attempt("ca", { ...versions, ca })
-    if (Either.isLeft(checked)) return checked
-    // createSecureContext accepts text with no certificate in it; trusting nothing is never what was meant.
-    if (ca.every((entry) => !String(entry).includes("-----BEGIN CERTIFICATE-----"))) {
-      return Either.left({ field: "ca", rule: "must hold at least one PEM certificate" })
-    }
-  }
-  if (input.cert !== undefined && input.key !== undefined) {
-    const cert = toBuffer(input.cert)
-    const key = toBuffer(input.key)
-    const onlyCert = attempt("cert", { ...versions, cert })
-    if (Either.isLeft(onlyCert)) return onlyCert
-    const both = attempt("key", { ...versions, cert, key, passphrase: input.passphrase })
-    if (Either.isLeft(both)) return both
-  }
-  return attempt("tls", {
-    ...versions,
-    ca,
-    cert: input.cert === undefined ? undefined : toBuffer(input.cert),
-    key: input.key === undefined ? undefined : toBuffer(input.key),
-    passphrase: input.passphrase
-  })
+  const cert = input.cert === undefined ? undefined : toBuffer(input.cert)
+  const key = input.key === undefined ? undefined : toBuffer(input.key)
+  const context = attempt("tls", { ca, cert, key, passphrase: input.passphrase })
+  if (Either.isRight(context)) return context
+  const culprit = [
+    () => ca === undefined ? undefined : attempt("ca", { ca }),
+    () => cert === undefined ? undefined : attempt("cert", { cert }),
+    () =>
+      cert === undefined || key === undefined ? undefined : attempt("key", { cert, key, passphrase: input.passphrase })
+  ].map((check) => check()).find((result) => result !== undefined && Either.isLeft(result))
+  return culprit ?? context
 }
 
 const validate = (input: TlsConfigInput): ReadonlyArray<Issue> => {
