@@ -35,6 +35,7 @@ import * as Predicate from "effect/Predicate"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
+import { isPem, listToNode, toNode } from "./internal/pem.js"
 
 /**
  * @since 0.2.0
@@ -125,8 +126,6 @@ export interface TlsConfig {
  */
 export const isTlsConfig = (u: unknown): u is TlsConfig => Predicate.hasProperty(u, TypeId)
 
-const isPem = (u: unknown): u is Pem => typeof u === "string" || u instanceof Uint8Array
-
 const VERSIONS: ReadonlyArray<TlsVersion> = ["TLSv1.2", "TLSv1.3"]
 
 interface Issue {
@@ -145,13 +144,11 @@ const failure = (issues: ReadonlyArray<Issue>): ConfigurationError => {
 const messageOf = (cause: unknown): string =>
   Predicate.hasProperty(cause, "message") && typeof cause.message === "string" ? cause.message : String(cause)
 
-const toBuffer = (pem: Pem): Buffer | string => typeof pem === "string" ? pem : Buffer.from(pem)
-
 // Node's own checks: a CA list it cannot parse, a certificate or key it cannot read, a key that is not the
 // certificate's. The context is built once; only when that fails are the parts tried on their own, so that the
 // error can name the field.
 const buildContext = (input: TlsConfigInput): Either.Either<Tls.SecureContext, Issue> => {
-  const ca = input.ca === undefined ? undefined : (isPem(input.ca) ? [input.ca] : input.ca).map(toBuffer)
+  const ca = listToNode(input.ca)
   // createSecureContext accepts text with no certificate in it; trusting nothing is never what was meant.
   if (ca !== undefined && ca.every((entry) => !String(entry).includes("-----BEGIN CERTIFICATE-----"))) {
     return Either.left({ field: "ca", rule: "must hold at least one PEM certificate" })
@@ -163,8 +160,8 @@ const buildContext = (input: TlsConfigInput): Either.Either<Tls.SecureContext, I
       return Either.left({ field, rule: `is not usable: ${messageOf(cause)}` })
     }
   }
-  const cert = input.cert === undefined ? undefined : toBuffer(input.cert)
-  const key = input.key === undefined ? undefined : toBuffer(input.key)
+  const cert = input.cert === undefined ? undefined : toNode(input.cert)
+  const key = input.key === undefined ? undefined : toNode(input.key)
   const context = attempt("tls", { ca, cert, key, passphrase: input.passphrase })
   if (Either.isRight(context)) return context
   const culprit = [

@@ -35,10 +35,9 @@ import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { peerAddress } from "./internal/address.js"
+import { listToNode, toNode } from "./internal/pem.js"
 import * as internal from "./internal/serverConnection.js"
 import type * as TlsConfig from "./TlsConfig.js"
-
-const pemBuffer = (pem: TlsConfig.Pem): string | Buffer => typeof pem === "string" ? pem : Buffer.from(pem)
 
 // TLS needs to read during the handshake, so a TLS server cannot pause on connect: each connection is paused
 // once its handshake is done instead, which holds as little (a TLS record at most).
@@ -54,16 +53,13 @@ const createServer = (
     server.on("connection", onConnection)
     return server
   }
-  const ca = tls.ca === undefined
-    ? undefined
-    : (typeof tls.ca === "string" || tls.ca instanceof Uint8Array ? [tls.ca] : tls.ca).map(pemBuffer)
   const server = Tls.createServer({
     allowHalfOpen: true,
     noDelay: true,
-    cert: pemBuffer(tls.cert),
-    key: pemBuffer(tls.key),
+    cert: toNode(tls.cert),
+    key: toNode(tls.key),
     passphrase: tls.passphrase,
-    ca,
+    ca: listToNode(tls.ca),
     requestCert: tls.requestCert ?? false,
     rejectUnauthorized: tls.requestCert ?? false,
     minVersion: tls.minVersion ?? "TLSv1.2",
