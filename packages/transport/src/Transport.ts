@@ -91,6 +91,17 @@ export interface OperationOptions {
 }
 
 /**
+ * Options of `drop`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface DropOptions {
+  /** Drop the connection only if it is this generation (`ConnectionState.Connected`'s `generation`). */
+  readonly generation?: number | undefined
+}
+
+/**
  * The transport service.
  *
  * @since 0.1.0
@@ -111,6 +122,20 @@ export interface TransportService {
   readonly stop: Effect.Effect<void>
   readonly state: Effect.Effect<ConnectionState.ConnectionState>
   readonly isConnected: Effect.Effect<boolean>
+  /**
+   * Ends the connection that is up now, as if it had failed: everything pending on it fails at once with
+   * `ConnectionError` reason `"Disconnected"`, the state becomes `Disconnected` with a `ConnectionError`
+   * reason `"Dropped"` whose `cause` is `cause`, and the reconnect schedule runs as after any drop (at once
+   * for a connection that was up `stableAfter`). For a client above the transport that finds its connection
+   * unusable: a frame it cannot parse, a peer that went silent, a call that timed out.
+   *
+   * With `generation`, only that connection is dropped: a connection that already went, and the one that
+   * replaced it, are left alone. Succeeds with whether a connection was dropped: `false` when none is up
+   * (connecting, waiting to reconnect, stopped) or it is not `generation`.
+   *
+   * @since 0.3.0
+   */
+  readonly drop: (cause?: unknown, options?: DropOptions) => Effect.Effect<boolean>
   /** The current state, then every transition. */
   readonly changes: Stream.Stream<ConnectionState.ConnectionState>
   /**

@@ -78,6 +78,7 @@ const describeCause = (cause: unknown): string => {
  * - `PeerClosed`: the peer closed the connection cleanly.
  * - `Idle`: no inbound bytes arrived within `idleTimeout`; the peer is presumed dead.
  * - `Protocol`: the peer sent bytes that are not a valid frame (see `cause`).
+ * - `Dropped`: the transport's user ended the connection with `Transport.drop` (why, in `cause`).
  * - `NotConnected`: the operation needs a live connection and there is none right now.
  * - `Disconnected`: the connection dropped while the operation was pending; it was failed at once.
  * - `RetriesExhausted`: the reconnect schedule gave up.
@@ -93,6 +94,7 @@ export type ConnectionErrorReason =
   | "PeerClosed"
   | "Idle"
   | "Protocol"
+  | "Dropped"
   | "NotConnected"
   | "Disconnected"
   | "RetriesExhausted"
@@ -187,6 +189,8 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
         return `no bytes from ${where} within the idle timeout; the peer is presumed dead`
       case "Protocol":
         return `${where} sent an invalid frame${describeCause(this.cause)}`
+      case "Dropped":
+        return `the connection to ${where} was dropped${describeCause(this.cause)}`
       case "NotConnected":
         return `not connected to ${this.address}`
       case "Disconnected":

@@ -592,6 +592,50 @@ export const suite = (harness: Harness): void => {
           assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(100, 4)))
         }))
 
+      test("drop ends the connection that is up: its pending work fails, the state says why, the schedule reconnects", () =>
+        Effect.gen(function*() {
+          const peer = yield* harness.makePeer
+          const transport = yield* peer.makeTransport({}, { stableAfter: 0 })
+          const states = yield* recordStates(transport)
+          const first = yield* peer.accepted
+          const connected = yield* transport.awaitConnected
+          const pending = yield* Effect.fork(transport.recvPkg({ timeout: Duration.infinity }))
+          yield* awaitSuspended(pending)
+
+          assert.isFalse(
+            yield* transport.drop("elsewhere", { generation: connected.generation + 1 }),
+            "another generation"
+          )
+          assert.isTrue(yield* transport.drop("not a command", { generation: connected.generation }))
+          assert.isFalse(yield* transport.drop("again"), "the same connection is dropped once")
+          const error = yield* Effect.flip(Fiber.join(pending))
+          assert.strictEqual(error._tag === "ConnectionError" && error.reason, "Disconnected", error.message)
+          const dropped = yield* states.next((s) => s._tag === "Disconnected")
+          assert.deepStrictEqual(causeOf(dropped), { tag: "ConnectionError", reason: "Dropped" })
+          const cause = dropped._tag === "Disconnected" ? Option.getOrUndefined(dropped.cause) : undefined
+          assert.strictEqual((cause as { readonly cause?: unknown } | undefined)?.cause, "not a command")
+          assert.include(cause?.message ?? "", "was dropped: not a command")
+          yield* first.awaitClosed
+
+          // Up for longer than `stableAfter`: reconnected at once, and the new connection works.
+          const second = yield* peer.accepted
+          yield* states.next(isConnected(2))
+          assert.isFalse(yield* transport.drop("stale", { generation: 1 }), "a generation that is gone")
+          yield* transport.send(pattern(100, 5))
+          assert.isTrue(sameBytes(yield* second.takeFrame, pattern(100, 5)))
+        }))
+
+      test("drop with no connection up does nothing", () =>
+        Effect.gen(function*() {
+          const peer = yield* harness.makePeer
+          const transport = yield* peer.makeTransport({}, { autoStart: false })
+          assert.isFalse(yield* transport.drop("nothing to drop"))
+          assert.strictEqual((yield* transport.state)._tag, "Disconnected")
+          yield* transport.stop
+          assert.isFalse(yield* transport.drop("stopped"))
+          assert.strictEqual((yield* transport.state)._tag, "Closed")
+        }))
+
       test("states carry generations that only grow", () =>
         Effect.gen(function*() {
           const peer = yield* harness.makePeer

@@ -10,7 +10,7 @@ import * as Stream from "effect/Stream"
 import * as ConnectionState from "../ConnectionState.js"
 import { Connector } from "../Connector.js"
 import * as Framing from "../Framing.js"
-import type { OperationOptions, TransportService, TypeId } from "../Transport.js"
+import type { DropOptions, OperationOptions, TransportService, TypeId } from "../Transport.js"
 import type { TransportConfig } from "../TransportConfig.js"
 import type { TimeoutOperation, TransportError } from "../TransportError.js"
 import { ConnectionClosedError, ConnectionError, FrameTooLargeError, TimeoutError } from "../TransportError.js"
@@ -169,6 +169,21 @@ export const make = (
       return tooLarge !== undefined ? Effect.fail(tooLarge) : write([bytes], options)
     }
 
+    // ---- dropping the connection -------------------------------------------------------------------------
+
+    // The connection last dropped here: it stays `live` until the supervisor has handled the drop, and a second
+    // drop meanwhile must not count.
+    let droppedGeneration = 0
+    const drop = (cause?: unknown, options?: DropOptions) =>
+      Effect.sync(() => {
+        const live = link.live
+        if (live === undefined || live.source.ended !== undefined || live.generation === droppedGeneration) return false
+        if (options?.generation !== undefined && options.generation !== live.generation) return false
+        droppedGeneration = live.generation
+        live.source.drop(new ConnectionError({ reason: "Dropped", address, generation: live.generation, cause }))
+        return true
+      })
+
     // ---- lifecycle --------------------------------------------------------------------------------------
 
     const host: Connection.Host = {
@@ -218,6 +233,7 @@ export const make = (
       isConnected: Effect.map(state.get, ConnectionState.isConnected),
       changes: Stream.suspend(() => state.changes),
       awaitConnected: state.awaitConnected("awaitConnected", () => true),
+      drop,
       output,
       send,
       sendAll,
