@@ -151,6 +151,17 @@ export interface TransportService {
   /** Frames `payload` and writes it. */
   readonly send: (payload: Uint8Array, options?: OperationOptions) => Effect.Effect<void, SendError>
   /**
+   * `send` for a caller that is not a fiber (a request/response client completing its calls from callbacks):
+   * frames `payload` and queues it, then calls `settled` once, with no error when the connection accepted the
+   * bytes, else with why they will not be written (the errors of `send`, but never `TimeoutError`). `settled`
+   * may be called before `unsafeSend` returns. There is no time bound: the caller keeps its own and, when it
+   * gives up, calls the returned function, after which nothing of a frame not yet handed to the connection is
+   * written and `settled` is not called.
+   *
+   * @since 0.3.0
+   */
+  readonly unsafeSend: (payload: Uint8Array, settled: (error: SendError | undefined) => void) => () => void
+  /**
    * Frames several payloads and writes them in order as one write: nothing else is interleaved between
    * them, and they complete or fail together. If one is over `maxMessageSize`, none is sent. The way to
    * pipeline many frames from one fiber.

@@ -89,6 +89,37 @@ describe("Outbox with a sink", () => {
       assert.strictEqual(recorder.writes.length, 1)
     }))
 
+  it("offerCallback: settled once per send, when its batch is accepted or the connection fails", () => {
+    const [outbox, recorder] = attached()
+    const settled: Array<[number, string | undefined]> = []
+    outbox.offerCallback([bytes(1)], 1, (error) => settled.push([1, error]))
+    outbox.offerCallback([bytes(2)], 1, (error) => settled.push([2, error]))
+    assert.deepStrictEqual(recorder.writes, [[bytes(1)]], "the first went to the sink from the call itself")
+    assert.deepStrictEqual(settled, [])
+    recorder.complete()
+    assert.deepStrictEqual(settled, [[1, undefined]])
+    outbox.fail("Disconnected")
+    assert.deepStrictEqual(settled, [[1, undefined], [2, "Disconnected"]])
+    outbox.offerCallback([bytes(3)], 1, (error) => settled.push([3, error]))
+    assert.deepStrictEqual(settled[2], [3, "Disconnected"], "after the failure: settled before it returns")
+  })
+
+  it("offerCallback: a send given up before its turn is never written nor settled; one being written goes out whole", () => {
+    const [outbox, recorder] = attached()
+    const settled: Array<number> = []
+    const cancelFirst = outbox.offerCallback([bytes(1)], 1, () => settled.push(1))
+    const cancelSecond = outbox.offerCallback([bytes(2)], 1, () => settled.push(2))
+    outbox.offerCallback([bytes(3)], 1, () => settled.push(3))
+    cancelFirst()
+    cancelSecond()
+    recorder.complete()
+    assert.deepStrictEqual(recorder.writes[0], [bytes(1)], "already with the sink: written whole")
+    assert.deepStrictEqual(recorder.writes[1], [bytes(3)], "the second was skipped")
+    recorder.complete()
+    assert.deepStrictEqual(settled, [3], "neither given-up send is settled")
+    assert.deepStrictEqual(recorder.written, [[1, 1], [1, 1]], "each byte of the batches counted once")
+  })
+
   it.effect("sends queued before the sink is attached are written when it is", () =>
     Effect.gen(function*() {
       const outbox = newOutbox()

@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -252,6 +253,29 @@ export const suite = (harness: Harness): void => {
           // An empty frame is an empty payload, never end of stream.
           yield* conn.pushFrame(new Uint8Array(0))
           assert.strictEqual((yield* transport.recvPkg()).length, 0)
+        }))
+
+      test("unsafeSend writes in order and calls back once accepted; with no connection, or too large, at once", () =>
+        Effect.gen(function*() {
+          const { conn, transport } = yield* connect({ maxMessageSize: KiB })
+          const settled: Array<string> = []
+          const sent = yield* Deferred.make<void>()
+          for (let i = 0; i < 3; i++) {
+            transport.unsafeSend(pattern(100, i), (error) => {
+              settled.push(error === undefined ? `ok ${i}` : error._tag)
+              if (settled.length === 3) Deferred.unsafeDone(sent, Exit.void)
+            })
+          }
+          for (let i = 0; i < 3; i++) assert.isTrue(sameBytes(yield* conn.takeFrame, pattern(100, i)))
+          yield* Deferred.await(sent)
+          assert.deepStrictEqual(settled, ["ok 0", "ok 1", "ok 2"])
+
+          const failures: Array<string> = []
+          transport.unsafeSend(new Uint8Array(KiB + 1), (error) => failures.push(error?._tag ?? "ok"))
+          assert.deepStrictEqual(failures, ["FrameTooLargeError"], "refused before it returned")
+          yield* transport.stop
+          transport.unsafeSend(text("late"), (error) => failures.push(error?._tag ?? "ok"))
+          assert.deepStrictEqual(failures, ["FrameTooLargeError", "ConnectionClosedError"])
         }))
 
       test("send / recvPkg through an echoing peer: 0 B, 1 B, 1 KiB, 64 KiB, 1 MiB", () =>

@@ -10,7 +10,8 @@ interface Entry<E> {
   readonly size: number
   /** How many frames the parts hold, for the metrics. */
   readonly frames: number
-  readonly resume: (effect: Effect.Effect<void, E>) => void
+  /** Called once when the entry settles: with no error once written, else with why it failed. */
+  readonly settled: (error: E | undefined) => void
   state: EntryState
   /** Forgets the entry's deadline once it settled. */
   clearDeadline: (() => void) | undefined
@@ -24,6 +25,8 @@ interface Entry<E> {
 export interface Limit<E> extends TimeLimit<E> {
   readonly deadlines: Deadlines
 }
+
+const noop = () => {}
 
 const enum EntryState {
   Waiting,
@@ -80,11 +83,7 @@ export class Outbox<E> {
   offer<E2 = never>(parts: ReadonlyArray<Uint8Array>, limit?: Limit<E2>, frames = 1): Effect.Effect<void, E | E2> {
     return Effect.async<void, E | E2>((resume) => {
       if (this.failure !== undefined) return resume(Effect.fail(this.failure))
-      let size = 0
-      for (const part of parts) size += part.length
-      const entry: Entry<E> = { parts, size, frames, resume, state: EntryState.Waiting, clearDeadline: undefined }
-      if (this.waiting.length === 0 && this.fits(size)) this.admit(entry)
-      else this.waiting.push(entry)
+      const entry = this.enter(parts, frames, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
       if (limit !== undefined && entry.state !== EntryState.Done) {
         const deadline: Deadline = {
           at: limit.at,
@@ -104,6 +103,34 @@ export class Outbox<E> {
       }
       return Effect.sync(() => this.cancel(entry))
     })
+  }
+
+  /**
+   * `offer` for a caller that is not a fiber: `settled` is called once, with no error when the connection
+   * accepted the bytes, else with why they will not be written; it may be called before this returns. The
+   * returned function gives up on the send: bytes not yet handed to the connection are never written, and
+   * `settled` is not called after it. The caller bounds the wait itself.
+   */
+  offerCallback(parts: ReadonlyArray<Uint8Array>, frames: number, settled: (error: E | undefined) => void): () => void {
+    if (this.failure !== undefined) {
+      settled(this.failure)
+      return noop
+    }
+    const entry = this.enter(parts, frames, settled)
+    return () => {
+      if (entry.state === EntryState.Done) return
+      this.cancel(entry)
+      entry.state = EntryState.Done
+    }
+  }
+
+  private enter(parts: ReadonlyArray<Uint8Array>, frames: number, settled: (error: E | undefined) => void): Entry<E> {
+    let size = 0
+    for (const part of parts) size += part.length
+    const entry: Entry<E> = { parts, size, frames, settled, state: EntryState.Waiting, clearDeadline: undefined }
+    if (this.waiting.length === 0 && this.fits(size)) this.admit(entry)
+    else this.waiting.push(entry)
+    return entry
   }
 
   /**
@@ -184,7 +211,7 @@ export class Outbox<E> {
       this.release(entry)
       if (entry.state === EntryState.Writing) {
         entry.state = EntryState.Done
-        this.settle(entry, Effect.void)
+        this.settle(entry, undefined)
       }
     }
     this.admitWaiting()
@@ -203,18 +230,18 @@ export class Outbox<E> {
     for (const entry of pending) {
       if (entry.state !== EntryState.Done) {
         entry.state = EntryState.Done
-        this.settle(entry, Effect.fail(error))
+        this.settle(entry, error)
       }
     }
     this.wake()
   }
 
-  private settle(entry: Entry<E>, result: Effect.Effect<void, E>): void {
+  private settle(entry: Entry<E>, error: E | undefined): void {
     if (entry.clearDeadline !== undefined) {
       entry.clearDeadline()
       entry.clearDeadline = undefined
     }
-    entry.resume(result)
+    entry.settled(error)
   }
 
   private fits(size: number): boolean {

@@ -10,7 +10,7 @@ import * as Stream from "effect/Stream"
 import * as ConnectionState from "../ConnectionState.js"
 import { Connector } from "../Connector.js"
 import * as Framing from "../Framing.js"
-import type { DropOptions, OperationOptions, TransportService, TypeId } from "../Transport.js"
+import type { DropOptions, OperationOptions, SendError, TransportService, TypeId } from "../Transport.js"
 import type { TransportConfig } from "../TransportConfig.js"
 import type { TimeoutOperation, TransportError } from "../TransportError.js"
 import { ConnectionClosedError, ConnectionError, FrameTooLargeError, TimeoutError } from "../TransportError.js"
@@ -25,6 +25,8 @@ import { tagged } from "./meters.js"
 import { Supervisor } from "./supervisor.js"
 import { TransportState } from "./transportState.js"
 import { checkFramed, framePayload, framePayloads } from "./writePlan.js"
+
+const noop = () => {}
 
 /**
  * The transport's options with every default applied.
@@ -157,6 +159,24 @@ export const make = (
       return parts instanceof FrameTooLargeError ? Effect.fail(parts) : write(parts, options)
     }
 
+    const unsafeSend = (payload: Uint8Array, settled: (error: SendError | undefined) => void): () => void => {
+      const parts = framePayload(payload, framing)
+      if (parts instanceof FrameTooLargeError) {
+        settled(parts)
+        return noop
+      }
+      if (link.closed) {
+        settled(new ConnectionClosedError({ address, operation: "send" }))
+        return noop
+      }
+      const live = link.live
+      if (live === undefined) {
+        settled(new ConnectionError({ reason: "NotConnected", address }))
+        return noop
+      }
+      return live.outbox.offerCallback(parts, 1, settled)
+    }
+
     const sendAll = (payloads: Iterable<Uint8Array>, options?: OperationOptions) => {
       const list = Array.isArray(payloads) ? payloads as ReadonlyArray<Uint8Array> : Array.from(payloads)
       if (list.length === 0) return Effect.void
@@ -236,6 +256,7 @@ export const make = (
       drop,
       output,
       send,
+      unsafeSend,
       sendAll,
       recvPkg,
       recv,
