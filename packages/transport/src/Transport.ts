@@ -102,6 +102,17 @@ export interface DropOptions {
 }
 
 /**
+ * Options of `unsafeSend`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface UnsafeSendOptions {
+  /** Write only on this connection (`ConnectionState.Connected`'s `generation`). */
+  readonly generation?: number | undefined
+}
+
+/**
  * The transport service.
  *
  * @since 0.1.0
@@ -156,11 +167,16 @@ export interface TransportService {
    * bytes, else with why they will not be written (the errors of `send`, but never `TimeoutError`). `settled`
    * may be called before `unsafeSend` returns. There is no time bound: the caller keeps its own and, when it
    * gives up, calls the returned function, after which nothing of a frame not yet handed to the connection is
-   * written and `settled` is not called.
+   * written and `settled` is not called. With `generation`, the frame goes only on that connection: when
+   * another one is up, or none, `settled` gets `NotConnected` at once and nothing is written.
    *
    * @since 0.3.0
    */
-  readonly unsafeSend: (payload: Uint8Array, settled: (error: SendError | undefined) => void) => () => void
+  readonly unsafeSend: (
+    payload: Uint8Array,
+    settled: (error: SendError | undefined) => void,
+    options?: UnsafeSendOptions
+  ) => () => void
   /**
    * Frames several payloads and writes them in order as one write: nothing else is interleaved between
    * them, and they complete or fail together. If one is over `maxMessageSize`, none is sent. The way to

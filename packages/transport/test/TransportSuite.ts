@@ -264,13 +264,16 @@ export const suite = (harness: Harness): void => {
             transport.unsafeSend(pattern(100, i), (error) => {
               settled.push(error === undefined ? `ok ${i}` : error._tag)
               if (settled.length === 3) Deferred.unsafeDone(sent, Exit.void)
-            })
+            }, i === 2 ? { generation: 1 } : undefined)
           }
           for (let i = 0; i < 3; i++) assert.isTrue(sameBytes(yield* conn.takeFrame, pattern(100, i)))
           yield* Deferred.await(sent)
           assert.deepStrictEqual(settled, ["ok 0", "ok 1", "ok 2"])
 
           const failures: Array<string> = []
+          transport.unsafeSend(text("elsewhere"), (error) => failures.push(error?._tag ?? "ok"), { generation: 2 })
+          assert.deepStrictEqual(failures, ["ConnectionError"], "not on another generation")
+          failures.length = 0
           transport.unsafeSend(new Uint8Array(KiB + 1), (error) => failures.push(error?._tag ?? "ok"))
           assert.deepStrictEqual(failures, ["FrameTooLargeError"], "refused before it returned")
           yield* transport.stop

@@ -10,7 +10,14 @@ import * as Stream from "effect/Stream"
 import * as ConnectionState from "../ConnectionState.js"
 import { Connector } from "../Connector.js"
 import * as Framing from "../Framing.js"
-import type { DropOptions, OperationOptions, SendError, TransportService, TypeId } from "../Transport.js"
+import type {
+  DropOptions,
+  OperationOptions,
+  SendError,
+  TransportService,
+  TypeId,
+  UnsafeSendOptions
+} from "../Transport.js"
 import type { TransportConfig } from "../TransportConfig.js"
 import type { TimeoutOperation, TransportError } from "../TransportError.js"
 import { ConnectionClosedError, ConnectionError, FrameTooLargeError, TimeoutError } from "../TransportError.js"
@@ -159,7 +166,11 @@ export const make = (
       return parts instanceof FrameTooLargeError ? Effect.fail(parts) : write(parts, options)
     }
 
-    const unsafeSend = (payload: Uint8Array, settled: (error: SendError | undefined) => void): () => void => {
+    const unsafeSend = (
+      payload: Uint8Array,
+      settled: (error: SendError | undefined) => void,
+      options?: UnsafeSendOptions
+    ): () => void => {
       const parts = framePayload(payload, framing)
       if (parts instanceof FrameTooLargeError) {
         settled(parts)
@@ -170,7 +181,7 @@ export const make = (
         return noop
       }
       const live = link.live
-      if (live === undefined) {
+      if (live === undefined || (options?.generation !== undefined && options.generation !== live.generation)) {
         settled(new ConnectionError({ reason: "NotConnected", address }))
         return noop
       }
