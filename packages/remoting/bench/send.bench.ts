@@ -1,6 +1,25 @@
 /**
- * SEND_MESSAGE_V2 against a real local broker (RocketMQ 5.3.3, started once through `test/RocketMQServers.ts`):
- * invokes per second with 1 KiB bodies, one at a time (with p50/p99 latency) and 256 in flight, for
+ * The remoting call path, measured on the built packages (dist/esm of remoting, transport and transport-node,
+ * loaded through `packages/cli/bench/built-packages.mjs`; the test helpers it uses stay TypeScript), in two
+ * settings:
+ *
+ * **fake** (`--fake-broker`, or `--modes fake`): the client's own cost, without a broker's. A plain `node:net`
+ * fake broker (`fake-broker/server.ts`) answers every request at once with SUCCESS; each measurement is a fresh
+ * client process (`fake-broker/client.ts`): 100,000 SEND_MESSAGE_V2 calls (the request of the real-broker
+ * mode, 1 KiB body), 256 in flight, after 20,000 warm-up, through
+ *
+ *   (a) `RemotingClient` with its defaults (timeout, metrics, spans) over `makeTransport` + `NodeConnector`, and
+ *   (b) a plain `node:net` + Promises client with the same matching (a `Map` from opaque to resolver): each
+ *       request encoded per call by the built `RemotingCodec`, each answer decoded by it, so that the ratio is
+ *       what the client adds around the codec.
+ *
+ * The table: calls/s, the client's CPU µs per call, heap bytes allocated and collections per 10,000 calls
+ * (medians of `--runs`), with (a)'s ratio to (b). Needs nothing but Node; the broker on one core and the
+ * clients on the other where `taskset` exists.
+ *
+ * **sequential** and **inflight**: SEND_MESSAGE_V2 against a real local broker (RocketMQ 5.3.3, started once
+ * through `test/RocketMQServers.ts`): invokes per second with 1 KiB bodies, one at a time (with p50/p99
+ * latency) and 256 in flight, for
  *
  *   (a) ours: `RemotingClient` over TCP (`makeTransport` + `NodeConnector`, JSON headers, the defaults), and
  *   (b) Java's: `DefaultMQProducer` of `org.apache.rocketmq:rocketmq-client` 5.3.3
@@ -18,46 +37,54 @@
  * flight ~3-25 k/s, so the defaults (10,000 and 60,000) keep each measurement at a few seconds to ~20 s on a
  * 2-core machine.
  *
- * Usage: `pnpm bench` (in packages/remoting), or `tsx bench/send.bench.ts [options]`:
- *   --count N       messages measured per run, both modes (defaults: 10000 sequential, 60000 in flight)
- *   --sequential-count N, --inflight-count N
- *   --warmup N      messages sent before each measurement, not measured (default: a tenth of the count, at
- *                   least 2000)
- *   --runs N        runs per client and mode (default 3)
- *   --window N      calls in flight in the concurrent mode (default 256)
- *   --body N        body size in bytes (default 1024)
- *   --only ours|java, --modes sequential,inflight
- *   --pause-ms N    idle time before each measurement, for the broker's flush and the last client's
- *                   threads to settle (default 2000)
- *   --exclusive     before each measurement, wait (up to 10 min) until no JVM other than this bench's runs
- *   --quick         --count 2000 --warmup 500 --runs 1, and a broker warm-up of 2000
+ * The medians the targets are judged on go to `bench-results/remoting.json` (see `results.ts`), which the
+ * repository's `pnpm bench` reads for its one targets table.
  *
- * Needs java, javac, mvn and Maven Central (or a warm ~/.m2): without them it prints why and skips (exit 0).
- * It is not part of CI.
+ * Usage: `pnpm bench` (in packages/remoting: builds, then
+ * `node --import tsx --import ../cli/bench/built-packages.mjs bench/send.bench.ts [options]`):
+ *   --modes fake,sequential,inflight   which to run (default all three); --fake-broker: fake only
+ *   --fake-count N, --fake-warmup N    calls per fake-broker measurement and before it (100000, 20000)
+ *   --serialize-type JSON|ROCKETMQ     the headers the fake-broker clients write (default JSON)
+ *   --count N       messages measured per run, both real-broker modes (defaults: 10000 sequential, 60000 in
+ *                   flight)
+ *   --sequential-count N, --inflight-count N
+ *   --warmup N      messages sent before each real-broker measurement, not measured (default: a tenth of the
+ *                   count, at least 2000)
+ *   --runs N        runs per client and mode (default 3)
+ *   --window N      calls in flight in the concurrent modes (default 256)
+ *   --body N        body size in bytes (default 1024)
+ *   --only ours|java
+ *   --pause-ms N    idle time before each real-broker measurement, for the broker's flush and the last
+ *                   client's threads to settle (default 2000)
+ *   --exclusive     before each measurement, wait (up to 10 min) until no JVM other than this bench's runs
+ *   --quick         --count 2000 --warmup 500 --runs 1, a broker warm-up of 2000, fake-broker 10000 calls
+ *                   after 2000; the targets table says "not judged"
+ *
+ * The real broker needs java, javac, mvn and Maven Central (or a warm ~/.m2): without them it prints why and
+ * skips it (exit 0). It is not part of CI.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import { Connector } from "@rocketmq-effect/transport/Connector"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { spawn, spawnSync } from "node:child_process"
-import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { performance } from "node:perf_hooks"
 import * as RemotingClient from "../src/RemotingClient.js"
-import { ResponseCode } from "../src/RemotingCode.js"
-import type { RemotingCommand } from "../src/RemotingCommand.js"
+import type { SerializeType } from "../src/RemotingCommand.js"
 import { request } from "../src/RemotingCommand.js"
-import { createTopic, sendMessageV2 } from "../test/BrokerRequests.js"
+import { createTopic } from "../test/BrokerRequests.js"
 import * as JavaRemoting from "../test/JavaRemoting.js"
 import * as RocketMQServers from "../test/RocketMQServers.js"
+import { builtPackagesHook, type FakeBrokerSummary, fakeBrokerTable, runFakeBroker } from "./fake-broker/measure.js"
+import { median, type TargetResult, writeResults } from "./results.js"
+import { invokeInFlight, invokeSequential, type Raw, sendRequests } from "./sendWorkload.js"
 
 // ---- options ----------------------------------------------------------------------------------------------
 
@@ -91,8 +118,15 @@ type Client = "ours" | "java"
 type Mode = "sequential" | "inflight"
 const only = option("--only")
 const CLIENTS: ReadonlyArray<Client> = only === "ours" || only === "java" ? [only] : ["ours", "java"]
-const MODES: ReadonlyArray<Mode> = (option("--modes") ?? "sequential,inflight").split(",")
-  .filter((mode): mode is Mode => mode === "sequential" || mode === "inflight")
+const MODE_NAMES = flag("--fake-broker") ? ["fake"] : (option("--modes") ?? "fake,sequential,inflight").split(",")
+/** The real broker's modes. */
+const MODES: ReadonlyArray<Mode> = MODE_NAMES.filter((mode): mode is Mode =>
+  mode === "sequential" || mode === "inflight"
+)
+const FAKE = MODE_NAMES.includes("fake")
+const FAKE_COUNT = integer("--fake-count", quick ? 10_000 : 100_000)
+const FAKE_WARMUP = integer("--fake-warmup", quick ? 2_000 : 20_000)
+const SERIALIZE_TYPE: SerializeType = option("--serialize-type") === "ROCKETMQ" ? "ROCKETMQ" : "JSON"
 
 const TIMEOUT_MS = 10_000
 const QUEUE_ID = 0
@@ -195,109 +229,10 @@ interface Measurement {
 
 const rate = (m: Measurement) => m.count / (m.elapsedMs / 1000)
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
-
 const medianOf = (values: ReadonlyArray<number | undefined>): number | undefined => {
   const defined = values.filter((v): v is number => v !== undefined)
   return defined.length === 0 ? undefined : median(defined)
 }
-
-/** Nearest rank, as the Java side computes it. */
-const percentile = (sorted: Float64Array, p: number): number =>
-  sorted.length === 0 ? 0 : sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1))]!
-
-// ---- ours -------------------------------------------------------------------------------------------------
-
-const body = new Uint8Array(BODY_SIZE).map((_, i) => 97 + (i % 26))
-const uniqPrefix = Crypto.randomBytes(12).toString("hex").toUpperCase()
-let uniqCounter = 0
-
-/** What Java's producer sends for `new Message(topic, "bench", body)` to queue 0: TAGS, WAIT and UNIQ_KEY. */
-const sendRequest = (brokerName: string): RemotingCommand =>
-  sendMessageV2({
-    producerGroup: "bench-producer-ours",
-    topic: TOPIC,
-    brokerName,
-    queueId: QUEUE_ID,
-    properties: `TAGS\u0001bench\u0002WAIT\u0001true\u0002UNIQ_KEY\u0001${uniqPrefix}${
-      (uniqCounter++ >>> 0).toString(16).toUpperCase().padStart(8, "0")
-    }\u0002`,
-    body
-  })
-
-interface Outcome {
-  errors: number
-  lastError: string | undefined
-}
-
-const sendOnce = (client: RemotingClient.RemotingClientService, brokerName: string, outcome: Outcome) =>
-  Effect.map(Effect.either(client.invoke(sendRequest(brokerName))), (answer) => {
-    if (Either.isLeft(answer)) {
-      outcome.errors++
-      outcome.lastError = answer.left.message
-    } else if (answer.right.code !== ResponseCode.SUCCESS) {
-      outcome.errors++
-      outcome.lastError = `code ${answer.right.code}: ${answer.right.remark}`
-    }
-  })
-
-interface Raw {
-  readonly count: number
-  readonly elapsedMs: number
-  readonly p50Us?: number | undefined
-  readonly p99Us?: number | undefined
-  readonly errors: number
-  readonly lastError: string | undefined
-}
-
-const oursSequential = (client: RemotingClient.RemotingClientService, brokerName: string, count: number) =>
-  Effect.gen(function*() {
-    const outcome: Outcome = { errors: 0, lastError: undefined }
-    const latencies = new Float64Array(count)
-    const started = performance.now()
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now()
-      yield* sendOnce(client, brokerName, outcome)
-      latencies[i] = performance.now() - t0
-    }
-    const elapsedMs = performance.now() - started
-    latencies.sort()
-    return {
-      count,
-      elapsedMs,
-      p50Us: percentile(latencies, 0.5) * 1000,
-      p99Us: percentile(latencies, 0.99) * 1000,
-      ...outcome
-    } satisfies Raw
-  })
-
-/** `window` fibers, each sending its next message as soon as its last is answered: `window` calls in flight. */
-const oursInFlight = (
-  client: RemotingClient.RemotingClientService,
-  brokerName: string,
-  count: number,
-  window: number
-) =>
-  Effect.gen(function*() {
-    const outcome: Outcome = { errors: 0, lastError: undefined }
-    let next = 0
-    const worker = Effect.gen(function*() {
-      while (next < count) {
-        next++
-        yield* sendOnce(client, brokerName, outcome)
-      }
-    })
-    const started = performance.now()
-    yield* Effect.all(Array.from({ length: Math.min(window, count) }, () => worker), {
-      concurrency: "unbounded",
-      discard: true
-    })
-    return { count, elapsedMs: performance.now() - started, ...outcome } satisfies Raw
-  })
 
 // ---- Java's -----------------------------------------------------------------------------------------------
 
@@ -472,19 +407,22 @@ const columns = [
 
 const row = (cells: ReadonlyArray<string>) => cells.map((cell, i) => pad(cell, columns[i]![1], i >= 2)).join("  ")
 
-const printTable = (measurements: ReadonlyArray<Measurement>) => {
-  const summary = (client: Client, mode: Mode) => {
-    const runs = measurements.filter((m) => m.client === client && m.mode === mode)
-    return runs.length === 0 ? undefined : {
-      rate: median(runs.map(rate)),
-      p50Us: medianOf(runs.map((m) => m.p50Us)),
-      p99Us: medianOf(runs.map((m) => m.p99Us)),
-      clientCpuUs: medianOf(runs.map((m) => m.clientCpuUs)),
-      brokerCpuUs: medianOf(runs.map((m) => m.brokerCpuUs)),
-      machineBusy: medianOf(runs.map((m) => m.machineBusy)),
-      errors: runs.reduce((sum, m) => sum + m.errors, 0)
-    }
+/** The medians of one client in one mode; undefined when it did not run. */
+const summaryOf = (measurements: ReadonlyArray<Measurement>, client: Client, mode: Mode) => {
+  const runs = measurements.filter((m) => m.client === client && m.mode === mode)
+  return runs.length === 0 ? undefined : {
+    rate: median(runs.map(rate)),
+    p50Us: medianOf(runs.map((m) => m.p50Us)),
+    p99Us: medianOf(runs.map((m) => m.p99Us)),
+    clientCpuUs: medianOf(runs.map((m) => m.clientCpuUs)),
+    brokerCpuUs: medianOf(runs.map((m) => m.brokerCpuUs)),
+    machineBusy: medianOf(runs.map((m) => m.machineBusy)),
+    errors: runs.reduce((sum, m) => sum + m.errors, 0)
   }
+}
+
+const printTable = (measurements: ReadonlyArray<Measurement>) => {
+  const summary = (client: Client, mode: Mode) => summaryOf(measurements, client, mode)
   console.log(row(columns.map(([name]) => name)))
   for (const mode of MODES) {
     const java = summary("java", mode)
@@ -512,10 +450,12 @@ const printTable = (measurements: ReadonlyArray<Measurement>) => {
 
 const skip = (reason: string) =>
   Effect.sync(() => {
-    console.log(`send.bench: skipped: ${reason}`)
+    console.log(`send.bench: real broker skipped: ${reason}`)
+    return reason
   })
 
-const program = Effect.gen(function*() {
+/** The real broker's modes: every measurement, or why they could not run. */
+const realBroker: Effect.Effect<ReadonlyArray<Measurement> | string, unknown, Connector> = Effect.gen(function*() {
   const tools = JavaRemoting.javaToolsPrerequisites()
   if (tools._tag === "Missing") return yield* skip(tools.reason)
 
@@ -562,7 +502,14 @@ const program = Effect.gen(function*() {
       Effect.orElseSucceed(() => new Map<string, string>())
     )
     // A first send, which also checks the request is right before anything is measured.
-    yield* client.invokeSuccess(sendRequest(servers.brokerName)).pipe(
+    const next = sendRequests({
+      producerGroup: "bench-producer-ours",
+      topic: TOPIC,
+      brokerName: servers.brokerName,
+      queueId: QUEUE_ID,
+      bodySize: BODY_SIZE
+    })
+    yield* client.invokeSuccess(next()).pipe(
       Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 50 })
     )
 
@@ -647,11 +594,11 @@ const program = Effect.gen(function*() {
     const runOurs = (mode: Mode) =>
       Effect.gen(function*() {
         if (mode === "sequential") {
-          yield* oursSequential(client, servers.brokerName, warmupOf(mode))
-          return yield* oursSequential(client, servers.brokerName, COUNTS[mode])
+          yield* invokeSequential(client, next, warmupOf(mode))
+          return yield* invokeSequential(client, next, COUNTS[mode])
         }
-        yield* oursInFlight(client, servers.brokerName, warmupOf(mode), WINDOW)
-        return yield* oursInFlight(client, servers.brokerName, COUNTS[mode], WINDOW)
+        yield* invokeInFlight(client, next, warmupOf(mode), WINDOW)
+        return yield* invokeInFlight(client, next, COUNTS[mode], WINDOW)
       })
     const runJava = (mode: Mode) =>
       Effect.map(
@@ -666,7 +613,7 @@ const program = Effect.gen(function*() {
       )
 
     progress(`broker warm-up: ${BROKER_WARMUP} messages, ${WINDOW} in flight ...`)
-    const brokerWarmup = yield* oursInFlight(client, servers.brokerName, BROKER_WARMUP, WINDOW)
+    const brokerWarmup = yield* invokeInFlight(client, next, BROKER_WARMUP, WINDOW)
     if (brokerWarmup.errors > 0) progress(`broker warm-up: ${brokerWarmup.errors} errors (${brokerWarmup.lastError})`)
 
     for (let run = 1; run <= RUNS; run++) {
@@ -708,7 +655,130 @@ const program = Effect.gen(function*() {
       "CPU columns: the process's user+system CPU (all threads, warm-up included) per message; machine busy: all " +
         `${Os.cpus().length} cores.`
     )
+    return measurements
   }))
+})
+
+// ---- the targets ------------------------------------------------------------------------------------------
+
+/** Why no figure: the mode was not asked for, or the real broker could not run. */
+const notRun = (mode: "fake" | Mode, real: ReadonlyArray<Measurement> | string | undefined): string =>
+  mode === "fake"
+    ? "the fake-broker mode was not run"
+    : !MODES.includes(mode)
+    ? `the ${modeName(mode)} mode was not run`
+    : typeof real === "string"
+    ? `real broker skipped: ${real}`
+    : "not measured"
+
+const targetsOf = (
+  fake: FakeBrokerSummary | undefined,
+  real: ReadonlyArray<Measurement> | string | undefined
+): Array<TargetResult> => {
+  const measured = typeof real === "string" ? [] : real ?? []
+  const ours = fake?.medians.remoting
+  const anchor = fake?.medians.net
+  const targets: Array<TargetResult> = [{
+    target: `remoting, fake broker, ${WINDOW} in flight: RemotingClient (defaults) CPU per call`,
+    value: ours?.cpuUsPerCall ?? null,
+    unit: "µs",
+    anchor: { name: "node:net + Promises", value: anchor?.cpuUsPerCall ?? null },
+    bound: { kind: "atMostValue", limit: 25 },
+    note: ours === undefined ? notRun("fake", real) : undefined
+  }]
+  const realTarget = (
+    mode: Mode,
+    what: string,
+    unit: string,
+    pick: (s: NonNullable<ReturnType<typeof summaryOf>>) => number | undefined,
+    bound: TargetResult["bound"]
+  ): TargetResult => {
+    const mine = summaryOf(measured, "ours", mode)
+    const java = summaryOf(measured, "java", mode)
+    const value = mine === undefined ? undefined : pick(mine)
+    return {
+      target: `remoting, real broker beside Java, ${modeName(mode)}: ${what}`,
+      value: value ?? null,
+      unit,
+      anchor: { name: "Java DefaultMQProducer", value: (java === undefined ? undefined : pick(java)) ?? null },
+      bound,
+      note: value === undefined ? notRun(mode, real) : undefined
+    }
+  }
+  const faster = (times: number) => ({ kind: "atLeast", times }) as const
+  const cheaper = (times: number) => ({ kind: "atMost", times }) as const
+  targets.push(
+    realTarget("inflight", "RemotingClient msgs/s", "msgs/s", (s) => s.rate, faster(0.8)),
+    realTarget("sequential", "RemotingClient msgs/s", "msgs/s", (s) => s.rate, faster(0.9)),
+    realTarget("inflight", "RemotingClient CPU per message", "µs", (s) => s.clientCpuUs, cheaper(1.5)),
+    realTarget("sequential", "RemotingClient CPU per message", "µs", (s) => s.clientCpuUs, cheaper(1.5))
+  )
+  return targets
+}
+
+// ---- the run ----------------------------------------------------------------------------------------------
+
+/** The packages whose `dist/esm` is missing or older than their sources. */
+const staleBuilds = (): Array<string> => {
+  const packagesDir = Path.join(JavaRemoting.packageDir, "..")
+  const newest = (dir: string, extension: string) => {
+    let found = 0
+    for (const entry of Fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (entry.isFile() && entry.name.endsWith(extension)) {
+        found = Math.max(found, Fs.statSync(Path.join(entry.parentPath, entry.name)).mtimeMs)
+      }
+    }
+    return found
+  }
+  return ["transport", "transport-node", "remoting"].filter((name) => {
+    const dist = Path.join(packagesDir, name, "dist", "esm")
+    return !Fs.existsSync(dist) || newest(dist, ".js") < newest(Path.join(packagesDir, name, "src"), ".ts")
+  })
+}
+
+const program = Effect.gen(function*() {
+  // What is measured is what is published: this process and its clients load the packages' dist/esm.
+  if (!import.meta.resolve("../src/RemotingClient.js").includes("/dist/esm/")) {
+    return yield* Effect.fail(
+      new Error(`run with the built packages: pnpm bench, or node --import tsx --import ${builtPackagesHook} ...`)
+    )
+  }
+  const stale = staleBuilds()
+  if (stale.length > 0) {
+    return yield* Effect.fail(
+      new Error(`dist/esm of ${stale.join(", ")} is missing or older than its sources: run pnpm build`)
+    )
+  }
+  let fake: FakeBrokerSummary | undefined
+  if (FAKE) {
+    progress("fake broker ...")
+    fake = yield* Effect.promise(() =>
+      runFakeBroker({
+        count: FAKE_COUNT,
+        warmup: FAKE_WARMUP,
+        window: WINDOW,
+        bodySize: BODY_SIZE,
+        runs: RUNS,
+        serializeType: SERIALIZE_TYPE,
+        progress
+      })
+    )
+    console.log("")
+    for (const fact of fake.facts) console.log(fact)
+    console.log(`machine: ${Os.cpus().length} cores (${Os.cpus()[0]?.model ?? "unknown"}), node ${process.version}`)
+    console.log("")
+    for (const line of fakeBrokerTable(fake)) console.log(line)
+  }
+  const real = MODES.length > 0 ? yield* realBroker : undefined
+  const file = writeResults({
+    bench: "remoting",
+    quick,
+    runs: RUNS,
+    finishedAt: new Date().toISOString(),
+    targets: targetsOf(fake, real)
+  })
+  console.log("")
+  console.log(`send.bench: results in ${file}`)
 })
 
 program.pipe(
