@@ -842,6 +842,61 @@ const judge = (target: Target, figure: (client: Client) => number): string => {
   }
 }
 
+const metricUnits: Record<string, string> = {
+  framesPerSec: "frames/s",
+  mbPerSec: "MB/s",
+  p50Us: "µs",
+  p99Us: "µs",
+  coldP99Us: "µs",
+  connectMs: "ms",
+  heapKiB: "KiB",
+  heapMiB: "MiB"
+}
+
+/**
+ * Every target's figures as JSON in `RMQ_BENCH_RESULTS_DIR` (set by `pnpm bench`; nothing is written without
+ * it), for the one targets table `scripts/bench-targets.mjs` prints after every bench of the repository.
+ */
+const writeTargetResults = (
+  options: BenchOptions,
+  measured: ReadonlyArray<Server>,
+  figure: (server: Server, target: Target, client: Client) => number
+): void => {
+  const dir = process.env.RMQ_BENCH_RESULTS_DIR
+  if (dir === undefined || dir === "") return
+  // Netty is the targets' reference: its rows are written even when it could not run.
+  const against = measured.includes("netty") ? measured : servers
+  const orNull = (value: number) => Number.isFinite(value) ? value : null
+  const entries = against.flatMap((server) =>
+    targets.map((target) => {
+      const value = orNull(figure(server, target, target.client))
+      const of = target.bound._tag === "AtMostValue" ? "baseline" : target.bound.of
+      return {
+        target: `transport, against ${serverTitles[server]}: ${target.workload} ${
+          metricTitles[target.metric] ?? target.metric
+        }, ${clientTitles[target.client]}`,
+        value,
+        unit: metricUnits[target.metric] ?? target.metric,
+        anchor: { name: clientTitles[of], value: orNull(figure(server, target, of)) },
+        bound: target.bound._tag === "AtLeast"
+          ? { kind: "atLeast", times: target.bound.times }
+          : target.bound._tag === "AtMost"
+          ? { kind: "atMost", times: target.bound.times }
+          : { kind: "atMostValue", limit: target.bound.limit }
+      }
+    })
+  )
+  const results = {
+    bench: "transport",
+    quick: options.quick,
+    runs: options.runs,
+    finishedAt: new Date().toISOString(),
+    targets: entries
+  }
+  Fs.mkdirSync(dir, { recursive: true })
+  Fs.writeFileSync(Path.join(dir, "transport.json"), JSON.stringify(results, null, 2) + "\n")
+}
+
 /**
  * The machine line under the title.
  *
@@ -1058,6 +1113,12 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
         )
       }
     }
+    const figure = (server: Server, target: Target, client: Client) =>
+      peers.some((peer) => peer.server === server) && selected.includes(target.workload) &&
+        runs(client, target.workload)
+        ? medianOf(server, target.workload, client, target.metric)
+        : NaN
+    yield* Effect.sync(() => writeTargetResults(options, peers.map((peer) => peer.server), figure))
     if (failures.length > 0) {
       for (const failure of failures) yield* Console.error(failure)
       return yield* benchError(`${failures.length} measurement${failures.length === 1 ? "" : "s"} failed`)
