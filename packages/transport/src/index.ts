@@ -9,6 +9,11 @@ export * as ConnectionState from "./ConnectionState.js"
 export * as Connector from "./Connector.js"
 
 /**
+ * @since 0.3.0
+ */
+export * as Deadlines from "./Deadlines.js"
+
+/**
  * @since 0.1.0
  */
 export * as Framing from "./Framing.js"
