@@ -47,20 +47,25 @@
  *
  * A frame that is not a RemotingCommand drops the connection (logged at `Warning` with what was seen), failing
  * the calls on it; the transport reconnects as its schedule says. So does a peer gone silent: `idleTimeout`
- * after a request was written with no frame arriving since, the connection is presumed dead. Dropping needs a
- * transport this module made (`makeTransport`, `layerTransport`, and every `RemotingPool` connection): over a
- * transport made elsewhere the client fails the calls and logs, but the connection stays (use the transport's
- * own `idleTimeout` there).
+ * after a request was written with no frame arriving since, the connection is presumed dead. The client drops
+ * with `Transport.drop`, so over any transport, however it was made.
  *
- * Observability: a span `rocketmq.remoting.invoke` per call (attributes `code`, `address`, then `opaque` and
- * `responseCode`), the metrics in `RemotingClientMetrics`, and quiet logs: `Debug` for routine events
- * (late responses, handler failures, idle drops), `Warning` for a dropped bad frame and a full handler queue.
+ * What a call costs: its record, its frame, and one suspension of the caller's fiber. No fiber is forked per
+ * call; one sweeper fiber per client enforces every call's timeout (`Deadlines`), and the response completes
+ * the call from the reader.
+ *
+ * Observability: the metrics in `RemotingClientMetrics`; a span `rocketmq.remoting.invoke` (or
+ * `rocketmq.remoting.invokeOneway`) per call, with attributes `code`, `address`, then `opaque` and
+ * `responseCode`, whenever a tracer is installed (`@effect/opentelemetry`'s, for instance). Under Effect's
+ * default tracer, whose spans go nowhere, and with `Effect.withTracerEnabled(false)`, no span is made: it
+ * would cost more than the rest of the call. Logs are quiet: `Debug` for routine events (late responses,
+ * handler failures, idle drops), `Warning` for a dropped bad frame and a full handler queue.
  *
  * The client reads the transport's `frames`: nothing else should receive from the same transport.
  *
  * @since 0.2.0
  */
-import { Connector } from "@rocketmq-effect/transport/Connector"
+import type { Connector } from "@rocketmq-effect/transport/Connector"
 import * as Transport from "@rocketmq-effect/transport/Transport"
 import type { TransportConfig, TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
 import * as TransportConfigModule from "@rocketmq-effect/transport/TransportConfig"
@@ -71,27 +76,26 @@ import type {
 } from "@rocketmq-effect/transport/TransportError"
 import { ConfigurationError } from "@rocketmq-effect/transport/TransportError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import { droppers, makeDroppable } from "./internal/droppableConnector.js"
+import * as clientMeters from "./internal/clientMeters.js"
 import * as internal from "./internal/remotingClient.js"
-import { requestCodeName, ResponseCode } from "./RemotingCode.js"
+import * as serverRequests from "./internal/serverRequests.js"
+import { ResponseCode } from "./RemotingCode.js"
 import type { RemotingCommand, SerializeType } from "./RemotingCommand.js"
 import type { RemotingCodecError } from "./RemotingError.js"
 import { RemotingError } from "./RemotingError.js"
+import * as RemotingErrorModule from "./RemotingError.js"
 
 /**
  * @since 0.2.0
  * @category type ids
  */
-export const TypeId: unique symbol = Symbol.for("@rocketmq-effect/remoting/RemotingClient")
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * @since 0.2.0
@@ -102,66 +106,28 @@ export type TypeId = typeof TypeId
 // ---- errors ---------------------------------------------------------------------------------------------
 
 /**
- * Why a call gave up on its own:
- * - `Timeout`: its time ran out waiting for a connection, for the write, or for the response (`waitingFor`).
- * - `InFlightLimit`: `maxInFlight` calls were under way for the whole of its time; it never got a slot.
+ * Why a call gave up on its own (`RemotingError.RemotingClientErrorReason`).
  *
  * @since 0.2.0
  * @category models
  */
-export type RemotingClientErrorReason = "Timeout" | "InFlightLimit"
+export type RemotingClientErrorReason = RemotingErrorModule.RemotingClientErrorReason
 
 /**
- * A call ran out of time. Failures of the connection itself are the transport's errors (`ConnectionError`,
- * `ConnectionClosedError`).
+ * A call ran out of time (`RemotingError.RemotingClientError`, the same class). Failures of the connection
+ * itself are the transport's errors (`ConnectionError`, `ConnectionClosedError`).
  *
  * @since 0.2.0
  * @category errors
  */
-export class RemotingClientError extends Data.TaggedError("RemotingClientError")<{
-  readonly reason: RemotingClientErrorReason
-  readonly address: string
-  /** The code of the request. */
-  readonly requestCode: number
-  /** The call's time bound. */
-  readonly timeout: Duration.Duration
-  /** `Timeout`: what the call was waiting for when its time ran out. */
-  readonly waitingFor?: "connection" | "write" | "response" | undefined
-  /** The request's opaque, once it had one. */
-  readonly opaque?: number | undefined
-  /** `InFlightLimit`: the cap. */
-  readonly maxInFlight?: number | undefined
-  /** Waiting for a connection: why the last attempt or connection ended, when the transport said. */
-  readonly cause?: unknown
-}> {
-  /**
-   * @since 0.2.0
-   */
-  readonly [TypeId]: TypeId = TypeId
+export const RemotingClientError: typeof RemotingErrorModule.RemotingClientError =
+  RemotingErrorModule.RemotingClientError
 
-  /**
-   * @since 0.2.0
-   */
-  override get message(): string {
-    const name = requestCodeName(this.requestCode)
-    const request = `request ${name === undefined ? "" : `${name} `}(code ${this.requestCode}${
-      this.opaque === undefined ? "" : `, opaque ${this.opaque}`
-    }) to ${this.address}`
-    const after = Duration.format(this.timeout)
-    if (this.reason === "InFlightLimit") {
-      return `${request} waited ${after} for an in-flight slot: the in-flight limit of ${this.maxInFlight} calls was reached`
-    }
-    const cause = Predicate.hasProperty(this.cause, "message") && typeof this.cause.message === "string"
-      ? ` (last: ${this.cause.message})`
-      : ""
-    const what = this.waitingFor === "connection"
-      ? `a connection${cause}`
-      : this.waitingFor === "write"
-      ? "the write"
-      : "the response"
-    return `${request} timed out after ${after} waiting for ${what}`
-  }
-}
+/**
+ * @since 0.2.0
+ * @category errors
+ */
+export type RemotingClientError = RemotingErrorModule.RemotingClientError
 
 /**
  * What `invoke` can fail with: its own time bound (`RemotingClientError`), the connection (`ConnectionError`:
@@ -321,8 +287,7 @@ export interface Options {
    *   and later calls wait for the new connection within their own timeouts.
    *
    * A call that timed out waiting for an in-flight slot or for a connection drops nothing, nor does one whose
-   * connection is already gone. Like the idle drop it needs a transport this module made (`makeTransport`,
-   * `layerTransport`, a `RemotingPool`'s); over another one the call only times out.
+   * connection is already gone.
    *
    * It trades `idleTimeout`'s patience for speed: a silent peer is given up at the first timeout rather than
    * `idleTimeout` after it, but one slow answer (a long poll with too short a timeout) costs every call on the
@@ -417,29 +382,7 @@ export const isRemotingClient = (u: unknown): u is RemotingClientService => Pred
  * @since 0.2.0
  * @category metrics
  */
-export const RemotingClientMetrics = {
-  invocations: Metric.counter("rocketmq_remoting_invocations", { description: "Calls by code and outcome" }),
-  latency: Metric.histogram(
-    "rocketmq_remoting_invoke_latency_ms",
-    MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 18 }),
-    "Milliseconds from call to outcome"
-  ),
-  lateResponses: Metric.counter("rocketmq_remoting_late_responses", {
-    description: "Responses that matched no pending call"
-  }),
-  badFrames: Metric.counter("rocketmq_remoting_bad_frames", {
-    description: "Inbound frames that were not RemotingCommands"
-  }),
-  idleDrops: Metric.counter("rocketmq_remoting_idle_drops", {
-    description: "Connections dropped because the peer went silent"
-  }),
-  timeoutDrops: Metric.counter("rocketmq_remoting_timeout_drops", {
-    description: "Connections dropped because a call on them timed out (closeOnTimeout)"
-  }),
-  serverRequests: Metric.counter("rocketmq_remoting_server_requests", {
-    description: "Server-initiated requests by code and outcome"
-  })
-}
+export const RemotingClientMetrics: typeof clientMeters.metrics = clientMeters.metrics
 
 // ---- helpers --------------------------------------------------------------------------------------------
 
@@ -450,7 +393,7 @@ export const RemotingClientMetrics = {
  * @since 0.2.0
  * @category constants
  */
-export const notSupportedRemark: (code: number) => string = internal.notSupportedRemark
+export const notSupportedRemark: (code: number) => string = serverRequests.notSupportedRemark
 
 /**
  * The response if its code is `SUCCESS` (or one of `accept`), else a `RemotingError` with its code and remark.
@@ -520,7 +463,7 @@ const duration = (
 const settingsOf = (
   address: string,
   options: Options | undefined
-): Effect.Effect<Omit<internal.Settings, "drop">, ConfigurationError> =>
+): Effect.Effect<internal.Settings, ConfigurationError> =>
   Effect.suspend(() => {
     const issues: Array<ConfigurationError> = []
     positiveInteger(issues, "maxInFlight", options?.maxInFlight)
@@ -574,10 +517,7 @@ const settingsOf = (
       handlers,
       handlerConcurrency: options?.handlerConcurrency ?? DEFAULT_HANDLER_CONCURRENCY,
       handlerQueueSize: options?.handlerQueueSize ?? DEFAULT_HANDLER_QUEUE_SIZE,
-      firstOpaque,
-      metrics: RemotingClientMetrics,
-      typeId: TypeId,
-      makeError: (fields) => new RemotingClientError(fields)
+      firstOpaque
     })
   })
 
@@ -601,7 +541,7 @@ export function make(
   return Effect.gen(function*() {
     const transport = options?.transport ?? (yield* Transport.Transport)
     const settings = yield* settingsOf(transport.config.address, options)
-    return yield* internal.make(transport, { ...settings, drop: droppers.get(transport) })
+    return yield* internal.make(transport, settings)
   })
 }
 
@@ -627,9 +567,9 @@ export const transportDefaults: Partial<TransportConfigInput> = {
 }
 
 /**
- * A transport over the `Connector` in context whose connection a client over it can drop (on a bad frame or
- * a silent peer): the transport a `RemotingClient` should run over. Takes a `TransportConfig` as it is, or
- * the fields `TransportConfig.make` accepts over `transportDefaults`.
+ * A transport over the `Connector` in context with RocketMQ's limits (`transportDefaults`): the transport a
+ * `RemotingClient` should run over. Takes a `TransportConfig` as it is, or the fields `TransportConfig.make`
+ * accepts over `transportDefaults`.
  *
  * @since 0.2.0
  * @category constructors
@@ -638,17 +578,12 @@ export const makeTransport = (
   config: TransportConfig | Partial<TransportConfigInput>,
   options?: Transport.Options
 ): Effect.Effect<Transport.TransportService, ConfigurationError, Connector | Scope.Scope> =>
-  Effect.gen(function*() {
-    const validated = TransportConfigModule.isTransportConfig(config)
-      ? config
-      : yield* TransportConfigModule.make({ ...transportDefaults, ...config })
-    const droppable = makeDroppable(yield* Connector)
-    const transport = yield* Transport.make(validated, options).pipe(
-      Effect.provideService(Connector, droppable.connector)
-    )
-    droppers.set(transport, droppable.drop)
-    return transport
-  })
+  Effect.flatMap(
+    TransportConfigModule.isTransportConfig(config)
+      ? Effect.succeed(config)
+      : TransportConfigModule.make({ ...transportDefaults, ...config }),
+    (validated) => Transport.make(validated, options)
+  )
 
 /**
  * A client with a transport of its own (`makeTransport`) over the `Connector` in context: provide

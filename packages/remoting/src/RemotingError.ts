@@ -5,13 +5,17 @@
  *   which rule was broken; the other fields say what was seen.
  * - `RemotingJsonError`: a JSON body (a topic route, the cluster info) could not be read.
  * - `RemotingError`: the server answered with a code other than `SUCCESS`.
+ * - `RemotingClientError`: a call gave up on its own (its time bound, the in-flight limit).
+ * - `RemotingPoolError`: a pool could not give a connection to an address.
  *
  * Match on `_tag` with `Effect.catchTag`, or on `reason`.
  *
  * @since 0.2.0
  */
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import { describeValue } from "./internal/describeValue.js"
 import { requestCodeName, responseCodeName } from "./RemotingCode.js"
 import type { SerializeType } from "./RemotingCommand.js"
@@ -212,5 +216,100 @@ export class RemotingError extends Data.TaggedError("RemotingError")<{
       `failed with ${response === undefined ? "" : `${response} `}(code ${this.code})${
         this.remark === undefined || this.remark === "" ? "" : `: ${this.remark}`
       }`
+  }
+}
+
+/**
+ * Why a call gave up on its own:
+ * - `Timeout`: its time ran out waiting for a connection, for the write, or for the response (`waitingFor`).
+ * - `InFlightLimit`: `maxInFlight` calls were under way for the whole of its time; it never got a slot.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RemotingClientErrorReason = "Timeout" | "InFlightLimit"
+
+/**
+ * A call of a `RemotingClient` gave up on its own. Failures of the connection itself are the transport's
+ * errors (`ConnectionError`, `ConnectionClosedError`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RemotingClientError extends Data.TaggedError("RemotingClientError")<{
+  readonly reason: RemotingClientErrorReason
+  readonly address: string
+  /** The code of the request. */
+  readonly requestCode: number
+  /** The call's time bound. */
+  readonly timeout: Duration.Duration
+  /** `Timeout`: what the call was waiting for when its time ran out. */
+  readonly waitingFor?: "connection" | "write" | "response" | undefined
+  /** The request's opaque, once it had one. */
+  readonly opaque?: number | undefined
+  /** `InFlightLimit`: the cap. */
+  readonly maxInFlight?: number | undefined
+  /** Waiting for a connection: why the last attempt or connection ended, when the transport said. */
+  readonly cause?: unknown
+}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const name = requestCodeName(this.requestCode)
+    const request = `request ${name === undefined ? "" : `${name} `}(code ${this.requestCode}${
+      this.opaque === undefined ? "" : `, opaque ${this.opaque}`
+    }) to ${this.address}`
+    const after = Duration.format(this.timeout)
+    if (this.reason === "InFlightLimit") {
+      return `${request} waited ${after} for an in-flight slot: the in-flight limit of ${this.maxInFlight} calls was reached`
+    }
+    const cause = Predicate.hasProperty(this.cause, "message") && typeof this.cause.message === "string"
+      ? ` (last: ${this.cause.message})`
+      : ""
+    const what = this.waitingFor === "connection"
+      ? `a connection${cause}`
+      : this.waitingFor === "write"
+      ? "the write"
+      : "the response"
+    return `${request} timed out after ${after} waiting for ${what}`
+  }
+}
+
+/**
+ * Why a pool refused an address: `TooManyAddresses`, every one of its `maxAddresses` connections has a call
+ * under way.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RemotingPoolErrorReason = "TooManyAddresses"
+
+/**
+ * A `RemotingPool` could not give a connection to `address`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RemotingPoolError extends Data.TaggedError("RemotingPoolError")<{
+  readonly reason: RemotingPoolErrorReason
+  readonly address: string
+  readonly maxAddresses: number
+}> {
+  /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return `no connection to ${this.address}: all ${this.maxAddresses} addresses of the pool have calls under way`
   }
 }

@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
+import type { Pending } from "../src/internal/pendingTable.js"
 import { PendingTable } from "../src/internal/pendingTable.js"
 import * as RemotingClient from "../src/RemotingClient.js"
 import { LanguageCode, MQVersion, RequestCode, ResponseCode } from "../src/RemotingCode.js"
@@ -118,9 +119,11 @@ describe("RemotingClient over TCP", () => {
   )
 
   it("the opaque counter skips opaques still in flight", () => {
-    const table = new PendingTable(2_147_483_647)
-    const held = table.register(RequestCode.PULL_MESSAGE, 1)
-    const next = table.register(RequestCode.PULL_MESSAGE, 1)
+    const table = new PendingTable<Pending>(2_147_483_647)
+    const held: Pending = { opaque: undefined, generation: 1 }
+    const next: Pending = { opaque: undefined, generation: 1 }
+    table.register(held)
+    table.register(next)
     assert.deepStrictEqual([held.opaque, next.opaque], [2_147_483_647, -2_147_483_648])
     // The counter comes round to opaques still in flight: it skips them.
     table.restartAt(2_147_483_647)
@@ -580,9 +583,12 @@ describe("RemotingClient over TCP", () => {
           yield* client.invoke(request(RequestCode.HEART_BEAT))
           yield* client.invoke(request(RequestCode.GET_ROUTEINFO_BY_TOPIC))
           yield* Effect.either(client.invoke(request(RequestCode.PULL_MESSAGE), { timeout: "100 millis" }))
+          // With tracing turned off, no span.
+          yield* client.invoke(request(RequestCode.HEART_BEAT)).pipe(Effect.withTracerEnabled(false))
         }).pipe(Effect.withTracer(recording))
         const invokes = spans.filter((s) => s.name === "rocketmq.remoting.invoke")
         assert.strictEqual(invokes.length, 3)
+        assert.isTrue(invokes.every((s) => s.status._tag === "Ended"), "each span ended with its call")
         const attributes = Object.fromEntries(invokes[0]!.attributes)
         assert.deepInclude(attributes, { code: RequestCode.HEART_BEAT, address: broker.address, responseCode: 0 })
         assert.isNumber(attributes.opaque)
@@ -601,7 +607,7 @@ describe("RemotingClient over TCP", () => {
             (state) => state.count
           )
         }
-        assert.strictEqual(yield* count("success", RequestCode.HEART_BEAT), 1)
+        assert.strictEqual(yield* count("success", RequestCode.HEART_BEAT), 2)
         assert.strictEqual(yield* count("remote_error", RequestCode.GET_ROUTEINFO_BY_TOPIC), 1)
         assert.strictEqual(yield* count("timeout", RequestCode.PULL_MESSAGE), 1)
         const latency = yield* Metric.value(
@@ -634,7 +640,7 @@ describe("RemotingClient over TCP", () => {
   )
 
   live(
-    "layer over a transport made elsewhere: a bad frame fails the calls but cannot drop the connection",
+    "layer over a transport made elsewhere: a bad frame fails the calls and drops the connection all the same",
     () =>
       Effect.gen(function*() {
         const logs: Array<string> = []
@@ -658,17 +664,19 @@ describe("RemotingClient over TCP", () => {
           yield* call.connection.sendPayload(new Uint8Array([7, 0, 0, 0]))
           const error = yield* Effect.flip(Fiber.join(pending))
           assert.strictEqual(error._tag === "ConnectionError" && error.reason, "Disconnected")
-          // Same connection: the next call goes on it and is answered.
-          const next = yield* Effect.fork(client.invoke(request(RequestCode.HEART_BEAT)))
-          const beat = yield* Queue.take(call.connection.received)
-          yield* call.connection.send(response(beat.command, ResponseCode.SUCCESS))
+          // Transport.drop ends the connection whoever made the transport; the next call goes on a new one.
+          yield* call.connection.closed
+          const next = yield* Effect.fork(client.invoke(request(RequestCode.HEART_BEAT), { timeout: "5 seconds" }))
+          const beat = yield* Queue.take(broker.received)
+          assert.strictEqual(beat.connection.id, 2)
+          yield* beat.connection.send(response(beat.command, ResponseCode.SUCCESS))
           assert.strictEqual((yield* Fiber.join(next)).code, ResponseCode.SUCCESS)
-          assert.strictEqual(yield* broker.acceptedCount, 1)
+          assert.strictEqual(yield* broker.acceptedCount, 2)
         }).pipe(
           Logger.withMinimumLogLevel(LogLevel.Warning),
           Effect.provide(Logger.replace(Logger.defaultLogger, logger))
         )
-        assert.isTrue(logs.some((l) => /the connection is kept/.test(l)), JSON.stringify(logs))
+        assert.isTrue(logs.some((l) => /dropping the connection/.test(l)), JSON.stringify(logs))
       })
   )
 

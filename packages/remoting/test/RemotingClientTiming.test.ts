@@ -103,6 +103,68 @@ describe("RemotingClient timing (TestConnector, TestClock)", () => {
       )
     }))
 
+  it.scoped("calls waiting for a connection go out, in order, on the one that comes up within their timeouts", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup({}, { retryInterval: "1 second" }, (peer) => peer.setDefault("refuse"))
+      const calls = yield* Effect.forEach(
+        [1, 2, 3],
+        (n) => Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE, { extFields: { n } }))),
+        { concurrency: 1 }
+      )
+      yield* TestClock.adjust("1 second")
+      yield* peer.setDefault("accept")
+      yield* TestClock.adjust("1 second")
+      const connection = yield* peer.accepted
+      for (const n of ["1", "2", "3"]) {
+        const command = yield* takeCommand(connection)
+        assert.strictEqual(command.extFields?.get("n"), n)
+        yield* pushCommand(connection, response(command, ResponseCode.SUCCESS))
+      }
+      for (const call of calls) assert.strictEqual((yield* Fiber.join(call)).code, ResponseCode.SUCCESS)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 2000, "within the 3 s timeout")
+    }))
+
+  it.scoped("calls waiting for a connection fail RetriesExhausted at once when the schedule gives up", () =>
+    Effect.gen(function*() {
+      const { client } = yield* setup(
+        {},
+        { retryInterval: "1 second", maxRetries: 1 },
+        (peer) => peer.setDefault("refuse")
+      )
+      const call = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE), { timeout: "1 minute" }))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag === "ConnectionError" && error.reason, "RetriesExhausted", error.message)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 1000, "when the schedule gave up, not at the timeout")
+      const next = yield* Effect.flip(client.invoke(request(RequestCode.PULL_MESSAGE)))
+      assert.strictEqual(next._tag === "ConnectionError" && next.reason, "RetriesExhausted", "later calls at once")
+    }))
+
+  it.scoped("past maxInFlight calls wait for a slot in order; an interrupted call frees its slot", () =>
+    Effect.gen(function*() {
+      const { client, peer } = yield* setup({ maxInFlight: 1 })
+      const connection = yield* peer.accepted
+      const first = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE, { extFields: { n: 1 } })))
+      const firstCommand = yield* takeCommand(connection)
+      const second = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE, { extFields: { n: 2 } })))
+      const third = yield* Effect.fork(client.invoke(request(RequestCode.PULL_MESSAGE, { extFields: { n: 3 } })))
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* client.inFlight, 1, "one call in flight: the others wait for its slot")
+      yield* Fiber.interrupt(first)
+      const secondCommand = yield* takeCommand(connection)
+      assert.strictEqual(secondCommand.extFields?.get("n"), "2", "the first waiting call got the slot")
+      // The interrupted call's answer comes late and matches nothing.
+      yield* pushCommand(connection, response(firstCommand, ResponseCode.SUCCESS))
+      yield* pushCommand(connection, response(secondCommand, ResponseCode.SUCCESS))
+      assert.strictEqual((yield* Fiber.join(second)).opaque, secondCommand.opaque)
+      const thirdCommand = yield* takeCommand(connection)
+      assert.strictEqual(thirdCommand.extFields?.get("n"), "3")
+      yield* pushCommand(connection, response(thirdCommand, ResponseCode.SUCCESS))
+      yield* Fiber.join(third)
+      assert.strictEqual(yield* client.lateResponses, 1)
+      assert.strictEqual(yield* client.inFlight, 0)
+    }))
+
   it.scoped("a request with no frame back for idleTimeout drops the connection; the transport reconnects", () =>
     Effect.gen(function*() {
       const { client, peer } = yield* setup({}, { retryInterval: "0 millis" })

@@ -1,44 +1,34 @@
-import type { ConnectionClosedError, ConnectionError } from "@rocketmq-effect/transport/TransportError"
-import * as Deferred from "effect/Deferred"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
-import type { RemotingCommand } from "../RemotingCommand.js"
-
 /** Java's `int`: the opaque counter wraps from 2^31 − 1 to −2^31. */
 export const MAX_OPAQUE = 2_147_483_647
 export const MIN_OPAQUE = -2_147_483_648
 
-/** What a pending call can fail with when its connection goes. */
-export type PendingError = ConnectionError | ConnectionClosedError
-
 /**
- * One call waiting for its response.
+ * What the table needs of a call waiting for its response.
  *
  * @internal
  */
 export interface Pending {
-  readonly opaque: number
-  readonly code: number
-  /** The generation of the connection the request was written on. */
-  readonly generation: number
-  readonly response: Deferred.Deferred<RemotingCommand, PendingError>
+  /** Set by `register`. */
+  opaque: number | undefined
+  /** The generation of the connection its request goes on. */
+  readonly generation: number | undefined
 }
 
 /**
- * The calls of one connection that wait for a response, by opaque, and the opaque counter.
+ * The calls of one client that wait for a response, by opaque, and the opaque counter.
  *
  * Invariants:
  * - An opaque is in `entries` at most once, so a response matches at most one call; `allocate` never returns an
  *   opaque that is in `entries`.
- * - An entry is added before its request is written and leaves exactly once: taken by its response, failed
- *   with its connection, or removed by its caller (timeout, interruption, a failed write). Whoever removes it
- *   completes it, if anyone does; a removed entry is never completed again.
- * - `entries.size` never exceeds the client's in-flight cap: each entry is held by a call that holds a permit.
+ * - An entry is added before its request is written and leaves exactly once: taken by its response, taken with
+ *   its connection (`takeUpTo`), or removed by its call (timeout, interruption, a failed write). Whoever takes
+ *   it out settles the call; the table settles nothing itself.
+ * - `entries.size` never exceeds the client's in-flight cap: each entry is held by a call that holds a slot.
  *
  * @internal
  */
-export class PendingTable {
-  private readonly entries = new Map<number, Pending>()
+export class PendingTable<P extends Pending> {
+  private readonly entries = new Map<number, P>()
   private next: number
 
   constructor(firstOpaque: number) {
@@ -63,37 +53,36 @@ export class PendingTable {
     this.next = opaque | 0
   }
 
-  /** Allocates an opaque and registers a call under it. */
-  register(code: number, generation: number): Pending {
+  /** Allocates an opaque for `pending` and registers it under it. */
+  register(pending: P): number {
     const opaque = this.allocate()
-    const entry: Pending = { opaque, code, generation, response: Deferred.unsafeMake(FiberId.none) }
-    this.entries.set(opaque, entry)
-    return entry
+    pending.opaque = opaque
+    this.entries.set(opaque, pending)
+    return opaque
   }
 
-  /** Completes the call waiting for `response`; false when none is (late, or unknown). */
-  resolve(response: RemotingCommand): boolean {
-    const entry = this.entries.get(response.opaque)
-    if (entry === undefined) return false
-    this.entries.delete(response.opaque)
-    Deferred.unsafeDone(entry.response, Exit.succeed(response))
-    return true
+  /** Takes out the call waiting for the response with `opaque`; undefined when none is (late, or unknown). */
+  take(opaque: number): P | undefined {
+    const pending = this.entries.get(opaque)
+    if (pending !== undefined) this.entries.delete(opaque)
+    return pending
   }
 
-  /** Takes `entry` out, if it is still in; its caller gave up on it. */
-  remove(entry: Pending): void {
-    if (this.entries.get(entry.opaque) === entry) this.entries.delete(entry.opaque)
-  }
-
-  /** Fails every call written on a connection up to `generation`; returns how many. */
-  failUpTo(generation: number, error: PendingError): number {
-    let failed = 0
-    for (const [opaque, entry] of this.entries) {
-      if (entry.generation > generation) continue
-      this.entries.delete(opaque)
-      Deferred.unsafeDone(entry.response, Exit.fail(error))
-      failed++
+  /** Takes `pending` out, if it is still in. */
+  remove(pending: P): void {
+    if (pending.opaque !== undefined && this.entries.get(pending.opaque) === pending) {
+      this.entries.delete(pending.opaque)
     }
-    return failed
+  }
+
+  /** Takes out every call written on a connection up to `generation`. */
+  takeUpTo(generation: number): Array<P> {
+    const taken: Array<P> = []
+    for (const [opaque, pending] of this.entries) {
+      if (pending.generation !== undefined && pending.generation > generation) continue
+      this.entries.delete(opaque)
+      taken.push(pending)
+    }
+    return taken
   }
 }

@@ -1,43 +1,38 @@
-import type * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
+import * as Deadlines from "@rocketmq-effect/transport/Deadlines"
 import type { TransportService } from "@rocketmq-effect/transport/Transport"
-import { ConnectionClosedError, ConnectionError } from "@rocketmq-effect/transport/TransportError"
-import * as Cause from "effect/Cause"
+import { ConnectionError } from "@rocketmq-effect/transport/TransportError"
 import type * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as FiberHandle from "effect/FiberHandle"
 import * as FiberSet from "effect/FiberSet"
 import * as LogLevel from "effect/LogLevel"
-import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import * as Schedule from "effect/Schedule"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type {
-  Handler,
-  Heartbeat,
-  InvokeError,
-  InvokeOptions,
-  RemotingClientError,
-  RemotingClientMetrics,
-  RemotingClientService,
-  TypeId
-} from "../RemotingClient.js"
+import type * as RemotingClient from "../RemotingClient.js"
+import type { Handler, Heartbeat, InvokeError, InvokeOptions, RemotingClientService } from "../RemotingClient.js"
 import { ResponseCode } from "../RemotingCode.js"
 import * as RemotingCodec from "../RemotingCodec.js"
 import type { RemotingCommand, SerializeType } from "../RemotingCommand.js"
-import { isOneway, isResponse, ONEWAY_FLAG, response, RESPONSE_FLAG } from "../RemotingCommand.js"
-import type { RemotingCodecError } from "../RemotingError.js"
+import { isResponse, ONEWAY_FLAG, RESPONSE_FLAG } from "../RemotingCommand.js"
+import type { RemotingClientError, RemotingCodecError } from "../RemotingError.js"
 import { RemotingError } from "../RemotingError.js"
-import type { Drop } from "./droppableConnector.js"
-import { PendingTable } from "./pendingTable.js"
+import { CallPath } from "./callPath.js"
+import { ClientMeters } from "./clientMeters.js"
+import { Liveness } from "./liveness.js"
+import type { Log } from "./serverRequests.js"
+import { ServerRequests } from "./serverRequests.js"
+
+/** @internal */
+export const TypeId: RemotingClient.TypeId = Symbol.for(
+  "@rocketmq-effect/remoting/RemotingClient"
+) as RemotingClient.TypeId
 
 /**
- * The client's options with every default applied, and what the public module hands down.
+ * The client's options with every default applied.
  *
  * @internal
  */
@@ -58,55 +53,22 @@ export interface Settings {
   readonly handlerConcurrency: number
   readonly handlerQueueSize: number
   readonly firstOpaque: number
-  readonly metrics: typeof RemotingClientMetrics
-  readonly typeId: TypeId
-  readonly makeError: (fields: ConstructorParameters<typeof RemotingClientError>[0]) => RemotingClientError
-  /** Drops the transport's connection; absent when the transport was not made droppable. */
-  readonly drop: Drop | undefined
 }
-
-/** @internal */
-export const notSupportedRemark = (code: number): string => ` request type ${code} not supported`
-
-/** Java's remark when its request executor rejects a request. */
-const BUSY_REMARK = "[OVERLOAD]system busy, start flow control for a while"
-
-const MAX_GENERATION = Number.MAX_SAFE_INTEGER
-
-/** A server request waiting for, or in, a handler. */
-interface Job {
-  readonly request: RemotingCommand
-  /** The type the request came in: the answer goes back in it. */
-  readonly serializeType: SerializeType
-  /** The generation of the connection it came on; none when it came as that connection was going. */
-  readonly generation: number | undefined
-}
-
-/** What a call is waiting for, for the message of its timeout. */
-type Stage = "slot" | "connection" | "write" | "response"
 
 const hexHead = (bytes: Uint8Array, max = 32): string =>
   Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, "0")).join(" ") +
   (bytes.length > max ? " …" : "")
 
-/** A handler's failure in words, for the remark of a `SYSTEM_ERROR` answer. */
-const describeCause = (cause: Cause.Cause<unknown>): string => {
-  if (Cause.isInterruptedOnly(cause)) return "the handler was interrupted"
-  const error = Cause.squash(cause)
-  if (Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message.length > 0) {
-    return error.message
-  }
-  if (Predicate.hasProperty(error, "_tag") && typeof error._tag === "string") return error._tag
-  return String(error)
-}
-
 /**
- * One client over one transport: the pending table, the reader of the transport's frames, the watcher of its
- * state (failing calls when a connection goes, running the heartbeat and the idle check while one is up), and
- * the handlers of server requests.
+ * One client over one transport, from its parts: the call path (`CallPath`: calls, their table and deadlines),
+ * the dispatcher of server requests (`ServerRequests`), liveness and the heartbeat (`Liveness`), and the meters
+ * (`ClientMeters`). Here they are wired to the transport: a reader of its frames, and a watcher of its state
+ * that tells the call path when a connection comes and goes and runs liveness while one is up.
  *
  * Fibers, all in the client's scope: the reader, the watcher (and under it one fiber per live connection for
- * the heartbeat and the idle check), and a handler fiber per running handler (none when there is no request).
+ * the heartbeat and the idle check, when there is one of them), the deadline sweeper while a call has a
+ * deadline, and a fiber per running handler (none when there is no server request). A call runs on its
+ * caller's fiber.
  *
  * @internal
  */
@@ -115,23 +77,15 @@ export const make = (
   settings: Settings
 ): Effect.Effect<RemotingClientService, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { address, metrics } = settings
+    const address = settings.address
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
-    const table = new PendingTable(settings.firstOpaque)
-    const slots = yield* Effect.makeSemaphore(settings.maxInFlight)
-    const handlers = new Map(settings.handlers)
-    const addressLabel = MetricLabel.make("address", address)
-    const addressLabels = [addressLabel]
+    const meters = new ClientMeters(address)
+    const deadlines = yield* Deadlines.make
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     let late = 0
-    let closed = false
-    /**
-     * Liveness: when the first request written since the last inbound frame was written; `undefined` once a
-     * frame has arrived since. `idleTimeout` after it, the connection is presumed dead.
-     */
-    let silentSince: number | undefined = undefined
 
-    const log = (level: LogLevel.LogLevel, message: string, annotations?: Record<string, unknown>) =>
+    const log: Log = (level, message, annotations) =>
       Effect.logWithLevel(level, message).pipe(
         Effect.annotateLogs({ module: "RemotingClient", address, ...annotations })
       )
@@ -144,172 +98,117 @@ export const make = (
         version: settings.version ?? command.version
       }
 
-    const countServerRequest = (code: number, outcome: string) =>
-      metrics.serverRequests.unsafeUpdate(1, [
-        addressLabel,
-        MetricLabel.make("code", String(code)),
-        MetricLabel.make("outcome", outcome)
-      ])
+    const encode = (request: RemotingCommand, opaque: number, oneway: boolean, serializeType: SerializeType) =>
+      RemotingCodec.encode(
+        stamp({
+          ...request,
+          opaque,
+          flag: oneway ? (request.flag | ONEWAY_FLAG) & ~RESPONSE_FLAG : request.flag & ~(RESPONSE_FLAG | ONEWAY_FLAG)
+        }),
+        serializeType
+      )
 
-    /** Fails the calls of connection `generation`, and ends that connection when the transport allows it. */
-    const dropConnection = (generation: number | undefined, cause: ConnectionError | RemotingClientError): boolean => {
-      if (generation !== undefined) {
-        table.failUpTo(generation, new ConnectionError({ reason: "Disconnected", address, generation, cause }))
-      }
-      return settings.drop !== undefined && settings.drop(cause)
-    }
+    /**
+     * Gives up connection `generation`: the calls on it fail at once with `Disconnected` (caused by `cause`),
+     * then the transport drops it and reconnects as its schedule says. Whether a connection was dropped.
+     */
+    const dropConnection = (
+      generation: number | undefined,
+      cause: ConnectionError | RemotingClientError
+    ): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        if (generation === undefined) return transport.drop(cause)
+        calls.failConnection(generation, new ConnectionError({ reason: "Disconnected", address, generation, cause }))
+        return transport.drop(cause, { generation })
+      })
 
-    const connectedGeneration = Effect.map(
-      transport.state,
-      (state) => state._tag === "Connected" ? state.generation : undefined
-    )
+    const liveness: Liveness = new Liveness({
+      address,
+      now,
+      idleTimeout: settings.idleTimeout,
+      heartbeat: settings.heartbeat === undefined ? undefined : {
+        interval: settings.heartbeat.interval,
+        effect: Effect.suspend(() => settings.heartbeat!.effect(service))
+      },
+      meters,
+      log,
+      dropIdle: (generation) =>
+        Effect.asVoid(dropConnection(generation, new ConnectionError({ reason: "Idle", address, generation })))
+    })
 
-    // ---- server requests ------------------------------------------------------------------------------
-
-    const answer = (job: Job, given: RemotingCommand): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const reply = stamp({
-          ...given,
-          opaque: job.request.opaque,
-          flag: (given.flag | RESPONSE_FLAG) & ~ONEWAY_FLAG
-        })
-        let payload = RemotingCodec.encode(reply, job.serializeType)
-        if (Either.isLeft(payload)) {
-          const error = payload.left
-          yield* log(LogLevel.Debug, `the answer to request code ${job.request.code} cannot be encoded`, {
-            error: error.message
+    const calls: CallPath = new CallPath({
+      address,
+      transport,
+      deadlines,
+      meters,
+      clock,
+      maxInFlight: settings.maxInFlight,
+      defaultTimeout: settings.defaultTimeout,
+      defaultSerializeType: settings.serializeType,
+      firstOpaque: settings.firstOpaque,
+      closeOnTimeout: settings.closeOnTimeout,
+      defaultTracer: Effect.runSync(Effect.tracer),
+      encode,
+      requestWritten: liveness.requestWritten,
+      dropAfterTimeout: (generation, cause) => {
+        runFork(
+          Effect.flatMap(transport.drop(cause, { generation }), (dropped) => {
+            if (dropped) meters.timeoutDrop()
+            return log(
+              LogLevel.Debug,
+              `${cause.message}; closeOnTimeout: ${
+                dropped ? "dropping the connection" : "the connection is gone already"
+              }`,
+              { generation }
+            )
           })
-          payload = RemotingCodec.encode(
-            stamp(response(job.request, ResponseCode.SYSTEM_ERROR, { remark: error.message })),
-            job.serializeType
-          )
-          if (Either.isLeft(payload)) return
-        }
-        const generation = yield* connectedGeneration
-        if (job.generation === undefined || generation !== job.generation) {
-          return yield* log(LogLevel.Debug, "the connection a server request came on is gone; its answer is dropped", {
-            code: job.request.code,
-            opaque: job.request.opaque
-          })
-        }
-        yield* transport.send(
-          payload.right,
-          Duration.isFinite(settings.defaultTimeout) ? { timeout: settings.defaultTimeout } : undefined
-        ).pipe(
-          Effect.catchAll((error) =>
-            log(LogLevel.Debug, "writing the answer to a server request failed", { error: error.message })
-          )
         )
-      })
+      }
+    })
 
-    const handle = (job: Job): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const request = job.request
-        const oneway = isOneway(request)
-        const handler = handlers.get(request.code)
-        if (handler === undefined) {
-          countServerRequest(request.code, "not_supported")
-          if (oneway) {
-            return yield* log(LogLevel.Debug, `no handler for oneway server request code ${request.code}`)
-          }
-          return yield* answer(
-            job,
-            response(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, { remark: notSupportedRemark(request.code) })
-          )
-        }
-        const exit = yield* Effect.exit(Effect.suspend(() => handler(request, { address })))
-        if (Exit.isSuccess(exit)) {
-          countServerRequest(request.code, "handled")
-          if (!oneway) yield* answer(job, exit.value)
-          return
-        }
-        countServerRequest(request.code, "failed")
-        yield* log(LogLevel.Debug, `the handler of server request code ${request.code} failed`, {
-          cause: Cause.pretty(exit.cause)
-        })
-        if (!oneway) {
-          yield* answer(job, response(request, ResponseCode.SYSTEM_ERROR, { remark: describeCause(exit.cause) }))
-        }
-      })
-
-    // At most `handlerConcurrency` handler fibers; up to `handlerQueueSize` jobs wait for one. A fiber takes the
-    // next waiting job when it is done, so an idle client has no handler fiber.
     const handlerFibers = yield* FiberSet.make<void, never>()
-    const runHandlerFiber = yield* FiberSet.runtime(handlerFibers)<never>()
-    const waiting: Array<Job> = []
-    let running = 0
-    const handlerLoop = (first: Job): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        let job: Job | undefined = first
-        while (job !== undefined) {
-          yield* handle(job)
-          // Taking the next job and leaving happen in one step, so a job offered meanwhile is never stranded.
-          job = waiting.shift()
-          if (job === undefined) running--
-        }
-      }).pipe(Effect.onInterrupt(() => Effect.sync(() => running--)))
-
-    /** Hands a server request to a handler fiber; false when the queue is full. */
-    const submit = (job: Job): boolean => {
-      if (running < settings.handlerConcurrency) {
-        running++
-        runHandlerFiber(handlerLoop(job))
-        return true
+    const runHandler = yield* FiberSet.runtime(handlerFibers)<never>()
+    const serverRequests = new ServerRequests({
+      address,
+      transport,
+      handlers: settings.handlers,
+      concurrency: settings.handlerConcurrency,
+      queueSize: settings.handlerQueueSize,
+      defaultSerializeType: settings.serializeType,
+      answerTimeout: settings.defaultTimeout,
+      meters,
+      stamp,
+      log,
+      fork: (effect) => {
+        runHandler(effect)
       }
-      if (waiting.length >= settings.handlerQueueSize) return false
-      waiting.push(job)
-      return true
-    }
-
-    const dispatch = (request: RemotingCommand, payload: Uint8Array): Effect.Effect<void> =>
-      Effect.flatMap(connectedGeneration, (generation) => {
-        const job: Job = {
-          request,
-          serializeType: Either.getOrElse(RemotingCodec.serializeTypeOf(payload), () => settings.serializeType),
-          generation
-        }
-        if (submit(job)) return Effect.void
-        countServerRequest(request.code, "busy")
-        const busy = log(
-          LogLevel.Warning,
-          `server request code ${request.code} refused: ${settings.handlerConcurrency} handlers busy and ` +
-            `${settings.handlerQueueSize} requests waiting`
-        )
-        return isOneway(request)
-          ? busy
-          : Effect.zipRight(busy, answer(job, response(request, ResponseCode.SYSTEM_BUSY, { remark: BUSY_REMARK })))
-      })
+    })
 
     // ---- inbound frames -------------------------------------------------------------------------------
 
     const badFrame = (payload: Uint8Array, error: RemotingCodecError): Effect.Effect<void> =>
       Effect.gen(function*() {
-        metrics.badFrames.unsafeUpdate(1, addressLabels)
-        const generation = yield* connectedGeneration
+        meters.badFrame()
+        const generation = calls.connectedGeneration
         const cause = new ConnectionError({ reason: "Protocol", address, generation, cause: error })
-        const dropped = dropConnection(generation, cause)
+        yield* dropConnection(generation, cause)
         yield* log(
           LogLevel.Warning,
-          `a frame from ${address} is not a RemotingCommand (${error.message}); ${
-            dropped
-              ? "dropping the connection"
-              : "the calls pending on it failed, the connection is kept (its transport was not made by " +
-                "RemotingClient.makeTransport)"
-          }`,
+          `a frame from ${address} is not a RemotingCommand (${error.message}); dropping the connection`,
           { generation, frameLength: payload.length, frameHead: hexHead(payload) }
         )
       })
 
     /** Handles one frame; an Effect for what cannot be done in place. */
     const onFrame = (payload: Uint8Array): Effect.Effect<void> | undefined => {
-      silentSince = undefined
+      liveness.frameArrived()
       const decoded = RemotingCodec.decode(payload)
       if (Either.isLeft(decoded)) return badFrame(payload, decoded.left)
       const command = decoded.right
-      if (!isResponse(command)) return dispatch(command, payload)
-      if (table.resolve(command)) return undefined
+      if (!isResponse(command)) return serverRequests.dispatch(command, payload, calls.connectedGeneration)
+      if (calls.respond(command)) return undefined
       late++
-      metrics.lateResponses.unsafeUpdate(1, addressLabels)
+      meters.lateResponse()
       return log(LogLevel.Debug, "a response matched no pending call (it timed out or gave up); dropped", {
         opaque: command.opaque,
         code: command.code
@@ -339,303 +238,81 @@ export const make = (
       }
     })
 
-    // ---- calls ----------------------------------------------------------------------------------------
-
-    const outcomeOf = (
-      exit: Exit.Exit<RemotingCommand | void, InvokeError>
-    ): ReadonlyArray<MetricLabel.MetricLabel> => {
-      if (Exit.isSuccess(exit)) {
-        const value = exit.value
-        if (value === undefined) return [MetricLabel.make("outcome", "oneway")]
-        return [
-          MetricLabel.make("outcome", value.code === ResponseCode.SUCCESS ? "success" : "remote_error"),
-          MetricLabel.make("responseCode", String(value.code))
-        ]
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isNone(failure)) {
-        return [MetricLabel.make("outcome", Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "defect")]
-      }
-      const error = failure.value
-      switch (error._tag) {
-        case "RemotingClientError":
-          return [MetricLabel.make("outcome", error.reason === "Timeout" ? "timeout" : "in_flight_limit")]
-        case "ConnectionError":
-          return [MetricLabel.make("outcome", "disconnected")]
-        case "ConnectionClosedError":
-          return [MetricLabel.make("outcome", "closed")]
-        default:
-          return [MetricLabel.make("outcome", "invalid_request")]
-      }
-    }
-
-    const record = (code: number, started: number) => (exit: Exit.Exit<RemotingCommand | void, InvokeError>) =>
-      Effect.sync(() => {
-        const codeLabel = MetricLabel.make("code", String(code))
-        metrics.invocations.unsafeUpdate(1, [addressLabel, codeLabel, ...outcomeOf(exit)])
-        metrics.latency.unsafeUpdate(now() - started, [addressLabel, codeLabel])
-      })
-
-    interface Call {
-      stage: Stage
-      opaque: number | undefined
-      /** The connection the request goes on, once it has one. */
-      generation: number | undefined
-    }
-
-    /**
-     * `closeOnTimeout`: drops the connection `call` was written on (or was being written to) when it is still
-     * the live one. Before the call's own failure is returned, so that its neighbours fail at once.
-     */
-    const closeAfterTimeout = (call: Call, error: RemotingClientError): Effect.Effect<void> => {
-      const generation = call.generation
-      if (
-        !settings.closeOnTimeout || error.reason !== "Timeout" || generation === undefined ||
-        (call.stage !== "write" && call.stage !== "response")
-      ) return Effect.void
-      return Effect.flatMap(connectedGeneration, (current) => {
-        if (current !== generation) return Effect.void
-        const dropped = dropConnection(generation, error)
-        if (dropped) metrics.timeoutDrops.unsafeUpdate(1, addressLabels)
-        return log(
-          LogLevel.Debug,
-          `${error.message}; closeOnTimeout: ${
-            dropped
-              ? "dropping the connection"
-              : "the connection is kept (its transport was not made by RemotingClient.makeTransport)"
-          }`,
-          { generation }
-        )
-      })
-    }
-
-    const timeoutError = (code: number, timeout: Duration.Duration, call: Call) =>
-      Effect.map(transport.state, (state: ConnectionState.ConnectionState) =>
-        call.stage === "slot"
-          ? settings.makeError({
-            reason: "InFlightLimit",
-            address,
-            requestCode: code,
-            timeout,
-            maxInFlight: settings.maxInFlight
-          })
-          : settings.makeError({
-            reason: "Timeout",
-            address,
-            requestCode: code,
-            timeout,
-            waitingFor: call.stage,
-            opaque: call.opaque,
-            cause: call.stage === "connection" && state._tag === "Disconnected"
-              ? Option.getOrUndefined(state.cause)
-              : undefined
-          }))
-
-    /** Runs a call's steps within its time bound, with its metrics and span. */
-    const bounded = <A extends RemotingCommand | void>(
-      name: string,
-      request: RemotingCommand,
-      options: InvokeOptions | undefined,
-      steps: (call: Call) => Effect.Effect<A, InvokeError>
-    ): Effect.Effect<A, InvokeError> =>
-      Effect.suspend(() => {
-        const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
-        const started = now()
-        const call: Call = { stage: "slot", opaque: undefined, generation: undefined }
-        const body = steps(call)
-        const limited = Duration.isFinite(timeout)
-          ? body.pipe(
-            Effect.timeout(timeout),
-            Effect.catchTag("TimeoutException", () =>
-              Effect.flatMap(
-                timeoutError(request.code, timeout, call),
-                (error) => Effect.zipRight(closeAfterTimeout(call, error), Effect.fail(error))
-              ))
-          )
-          : body
-        return limited.pipe(
-          Effect.onExit((exit: Exit.Exit<A, InvokeError>) => record(request.code, started)(exit)),
-          Effect.withSpan(name, {
-            kind: "client",
-            attributes: { code: request.code, address },
-            captureStackTrace: false
-          })
-        )
-      })
-
-    const closedError = () => new ConnectionClosedError({ address, operation: "invoke" })
-
-    const awaitConnection = (call: Call) =>
-      Effect.suspend(() => {
-        if (closed) return Effect.fail(closedError())
-        call.stage = "connection"
-        return transport.awaitConnected
-      })
-
-    const write = (payload: Uint8Array, code: number, call: Call) => {
-      call.stage = "write"
-      return transport.send(payload, { timeout: Duration.infinity }).pipe(
-        Effect.catchTag("TimeoutError", (error) =>
-          Effect.fail(
-            settings.makeError({
-              reason: "Timeout",
-              address,
-              requestCode: code,
-              timeout: error.timeout,
-              waitingFor: "write",
-              opaque: call.opaque
-            })
-          ))
-      )
-    }
-
-    const invoke = (request: RemotingCommand, options?: InvokeOptions): Effect.Effect<RemotingCommand, InvokeError> =>
-      bounded("rocketmq.remoting.invoke", request, options, (call) =>
-        slots.withPermits(1)(Effect.gen(function*() {
-          const connected = yield* awaitConnection(call)
-          const entry = table.register(request.code, connected.generation)
-          call.opaque = entry.opaque
-          call.generation = connected.generation
-          return yield* Effect.gen(function*() {
-            yield* Effect.annotateCurrentSpan("opaque", entry.opaque)
-            const payload = RemotingCodec.encode(
-              stamp({ ...request, opaque: entry.opaque, flag: request.flag & ~(RESPONSE_FLAG | ONEWAY_FLAG) }),
-              options?.serializeType ?? settings.serializeType
-            )
-            if (Either.isLeft(payload)) return yield* Effect.fail(payload.left)
-            yield* write(payload.right, request.code, call)
-            if (silentSince === undefined) silentSince = now()
-            call.stage = "response"
-            const answered = yield* Deferred.await(entry.response)
-            yield* Effect.annotateCurrentSpan("responseCode", answered.code)
-            return answered
-          }).pipe(Effect.ensuring(Effect.sync(() => table.remove(entry))))
-        })))
-
-    const invokeOneway = (request: RemotingCommand, options?: InvokeOptions): Effect.Effect<void, InvokeError> =>
-      bounded("rocketmq.remoting.invokeOneway", request, options, (call) =>
-        Effect.gen(function*() {
-          const connected = yield* awaitConnection(call)
-          const opaque = table.allocate()
-          call.opaque = opaque
-          call.generation = connected.generation
-          const payload = RemotingCodec.encode(
-            stamp({ ...request, opaque, flag: (request.flag | ONEWAY_FLAG) & ~RESPONSE_FLAG }),
-            options?.serializeType ?? settings.serializeType
-          )
-          if (Either.isLeft(payload)) return yield* Effect.fail(payload.left)
-          yield* write(payload.right, request.code, call)
-        }))
-
-    const invokeSuccess = (request: RemotingCommand, options?: InvokeOptions) =>
-      Effect.flatMap(invoke(request, options), (answered) =>
-        answered.code === ResponseCode.SUCCESS ? Effect.succeed(answered) : Effect.fail(
-          new RemotingError({
-            code: answered.code,
-            remark: answered.remark,
-            opaque: answered.opaque,
-            requestCode: request.code
-          })
-        ))
-
-    const service: RemotingClientService = {
-      [settings.typeId]: settings.typeId,
-      address,
-      transport,
-      invoke,
-      invokeSuccess,
-      invokeOneway,
-      register: (code, handler) =>
-        Effect.sync(() => {
-          handlers.set(code, handler)
-        }),
-      inFlight: Effect.sync(() =>
-        table.size
-      ),
-      lateResponses: Effect.sync(() => late)
-    }
-
-    // ---- while connected: heartbeat and idle check ----------------------------------------------------
-
-    const heartbeat = settings.heartbeat
-    const heartbeatLoop = heartbeat === undefined ? undefined : Effect.suspend(() => heartbeat.effect(service)).pipe(
-      Effect.catchAllCause((cause) => log(LogLevel.Debug, "the heartbeat failed", { cause: Cause.pretty(cause) })),
-      Effect.repeat(Schedule.fixed(heartbeat.interval)),
-      Effect.asVoid
-    )
-
-    const idleMillis = Duration.toMillis(settings.idleTimeout)
-    const idleCheck = (generation: number): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        while (true) {
-          const since = silentSince
-          const quiet = since === undefined ? 0 : now() - since
-          if (since !== undefined && quiet >= idleMillis) {
-            metrics.idleDrops.unsafeUpdate(1, addressLabels)
-            yield* log(
-              LogLevel.Debug,
-              `nothing from ${address} for ${Duration.format(settings.idleTimeout)} after a request; ` +
-                "the peer is presumed dead, dropping the connection",
-              { generation }
-            )
-            dropConnection(generation, new ConnectionError({ reason: "Idle", address, generation }))
-            return
-          }
-          yield* Effect.sleep(Duration.millis(idleMillis - quiet))
-        }
-      })
-
-    const whileConnected = (generation: number): Effect.Effect<void> | undefined => {
-      const parts: Array<Effect.Effect<void>> = []
-      if (heartbeatLoop !== undefined) parts.push(heartbeatLoop)
-      // Over a transport it cannot drop, the client leaves liveness to the transport's own idleTimeout.
-      if (Duration.isFinite(settings.idleTimeout) && settings.drop !== undefined) parts.push(idleCheck(generation))
-      return parts.length === 0 ? undefined : Effect.all(parts, { concurrency: "unbounded", discard: true })
-    }
+    // ---- the connection's comings and goings ------------------------------------------------------------
 
     const connectionFibers = yield* FiberHandle.make<void, never>()
     const watcher = transport.changes.pipe(
-      Stream.runForEach((state) =>
-        Effect.gen(function*() {
-          switch (state._tag) {
-            case "Connected": {
-              silentSince = undefined
-              const work = whileConnected(state.generation)
-              if (work !== undefined) yield* FiberHandle.run(connectionFibers, work)
-              return
-            }
-            case "Disconnected": {
-              // Fail first: the calls must not wait while the connection's fibers are being interrupted.
-              table.failUpTo(
-                state.generation,
-                new ConnectionError({
-                  reason: "Disconnected",
-                  address,
-                  generation: state.generation,
-                  cause: Option.getOrUndefined(state.cause)
-                })
-              )
-              return yield* FiberHandle.clear(connectionFibers)
-            }
-            case "Closed": {
-              table.failUpTo(MAX_GENERATION, closedError())
-              return yield* FiberHandle.clear(connectionFibers)
-            }
-            case "Connecting":
-              return
+      Stream.runForEach((state) => {
+        switch (state._tag) {
+          case "Connected": {
+            calls.connected(state.generation)
+            const work = liveness.whileConnected(state.generation)
+            return work === undefined ? Effect.void : FiberHandle.run(connectionFibers, work)
           }
-        })
-      )
+          case "Disconnected": {
+            // Fail first: the calls must not wait while the connection's fibers are being interrupted.
+            const cause = Option.getOrUndefined(state.cause)
+            calls.disconnected(
+              state.generation,
+              cause,
+              state.exhausted
+                ? new ConnectionError({ reason: "RetriesExhausted", address, attempts: state.attempts, cause })
+                : undefined
+            )
+            return FiberHandle.clear(connectionFibers)
+          }
+          case "Closed": {
+            calls.close()
+            return FiberHandle.clear(connectionFibers)
+          }
+          case "Connecting":
+            return Effect.void
+        }
+      })
     )
+
+    // ---- the service ----------------------------------------------------------------------------------
+
+    const invoke = (request: RemotingCommand, options?: InvokeOptions) =>
+      calls.call("rocketmq.remoting.invoke", request, false, options?.timeout, options?.serializeType) as Effect.Effect<
+        RemotingCommand,
+        InvokeError
+      >
+
+    const service: RemotingClientService = {
+      [TypeId]: TypeId,
+      address,
+      transport,
+      invoke,
+      invokeSuccess: (request, options) =>
+        Effect.flatMap(invoke(request, options), (answered) =>
+          answered.code === ResponseCode.SUCCESS ? Effect.succeed(answered) : Effect.fail(
+            new RemotingError({
+              code: answered.code,
+              remark: answered.remark,
+              opaque: answered.opaque,
+              requestCode: request.code
+            })
+          )),
+      invokeOneway: (request, options) =>
+        calls.call(
+          "rocketmq.remoting.invokeOneway",
+          request,
+          true,
+          options?.timeout,
+          options?.serializeType
+        ) as Effect.Effect<void, InvokeError>,
+      register: (code, handler) =>
+        Effect.sync(() =>
+          serverRequests.register(code, handler)
+        ),
+      inFlight: Effect.sync(() => calls.inFlight),
+      lateResponses: Effect.sync(() => late)
+    }
 
     yield* Effect.forkScoped(reader)
     yield* Effect.forkScoped(watcher)
-    // Runs first when the scope closes: no call may register after this, and those pending fail now.
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        closed = true
-        table.failUpTo(MAX_GENERATION, closedError())
-      })
-    )
+    // Runs first when the scope closes: no call may start after this, and those pending fail now.
+    yield* Effect.addFinalizer(() => Effect.sync(() => calls.close()))
     return service
   })
