@@ -34,8 +34,8 @@
  *   reason `"TooManyAddresses"`.
  * - Closing the pool's scope closes every connection; calls under way fail with `ConnectionClosedError`.
  *
- * Each connection's transport is a `RemotingClient.makeTransport` one, so its client can drop it on a bad frame
- * or a silent peer; a bad frame drops that connection only.
+ * Each connection's transport is a `RemotingClient.makeTransport` one; its client drops it on a bad frame or a
+ * silent peer, and a bad frame drops that connection only.
  *
  * @since 0.2.0
  */
@@ -45,7 +45,6 @@ import type { TransportConfigInput } from "@rocketmq-effect/transport/TransportC
 import type { ConnectionClosedError } from "@rocketmq-effect/transport/TransportError"
 import { ConfigurationError } from "@rocketmq-effect/transport/TransportError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -55,12 +54,13 @@ import * as internal from "./internal/remotingPool.js"
 import * as RemotingClient from "./RemotingClient.js"
 import type { RemotingCommand } from "./RemotingCommand.js"
 import type { RemotingError } from "./RemotingError.js"
+import * as RemotingErrorModule from "./RemotingError.js"
 
 /**
  * @since 0.2.0
  * @category type ids
  */
-export const TypeId: unique symbol = Symbol.for("@rocketmq-effect/remoting/RemotingPool")
+export const TypeId: unique symbol = internal.TypeId
 
 /**
  * @since 0.2.0
@@ -69,37 +69,26 @@ export const TypeId: unique symbol = Symbol.for("@rocketmq-effect/remoting/Remot
 export type TypeId = typeof TypeId
 
 /**
- * Why the pool refused an address: `TooManyAddresses`, every one of its `maxAddresses` connections has a call
- * under way.
+ * Why the pool refused an address (`RemotingError.RemotingPoolErrorReason`).
  *
  * @since 0.2.0
  * @category models
  */
-export type RemotingPoolErrorReason = "TooManyAddresses"
+export type RemotingPoolErrorReason = RemotingErrorModule.RemotingPoolErrorReason
 
 /**
- * The pool could not give a connection to `address`.
+ * The pool could not give a connection to `address` (`RemotingError.RemotingPoolError`, the same class).
  *
  * @since 0.2.0
  * @category errors
  */
-export class RemotingPoolError extends Data.TaggedError("RemotingPoolError")<{
-  readonly reason: RemotingPoolErrorReason
-  readonly address: string
-  readonly maxAddresses: number
-}> {
-  /**
-   * @since 0.2.0
-   */
-  readonly [TypeId]: TypeId = TypeId
+export const RemotingPoolError: typeof RemotingErrorModule.RemotingPoolError = RemotingErrorModule.RemotingPoolError
 
-  /**
-   * @since 0.2.0
-   */
-  override get message(): string {
-    return `no connection to ${this.address}: all ${this.maxAddresses} addresses of the pool have calls under way`
-  }
-}
+/**
+ * @since 0.2.0
+ * @category errors
+ */
+export type RemotingPoolError = RemotingErrorModule.RemotingPoolError
 
 /**
  * What the pool adds to a call's errors: a bad address or transport config (`ConfigurationError`), a full pool
@@ -252,9 +241,7 @@ export const make = (
       transportOptions: byAddress(options.transportOptions),
       client: byAddress(options.client),
       closeIdleAfter,
-      maxAddresses,
-      typeId: TypeId,
-      tooMany: (address, maxAddresses) => new RemotingPoolError({ reason: "TooManyAddresses", address, maxAddresses })
+      maxAddresses
     })
   })
 
