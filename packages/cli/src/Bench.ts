@@ -277,8 +277,9 @@ const atMostValue = (limit: number, unit: string) => ({ _tag: "AtMostValue", lim
 
 /** The targets, set against the Netty peer on medians of at least three runs. */
 const targets: ReadonlyArray<Target> = [
-  { workload: "pipelined", metric: "framesPerSec", client: "effect", bound: atLeast(0.8) },
+  { workload: "pipelined", metric: "framesPerSec", client: "effect", bound: atLeast(0.9) },
   { workload: "pipelined", metric: "framesPerSec", client: "effect", bound: atLeast(1, "seed-asyncio") },
+  { workload: "pipelined", metric: "framesPerSec", client: "effect", bound: atLeast(1, "seed-sync") },
   { workload: "pipelined", metric: "framesPerSec", client: "promise", bound: atLeast(0.7) },
   { workload: "large", metric: "mbPerSec", client: "effect", bound: atLeast(0.9) },
   { workload: "large", metric: "mbPerSec", client: "effect", bound: atLeast(1, "seed-sync") },
@@ -287,7 +288,7 @@ const targets: ReadonlyArray<Target> = [
   { workload: "ping-pong", metric: "p99Us", client: "effect", bound: atMost(1.5) },
   { workload: "ping-pong", metric: "coldP99Us", client: "effect", bound: atMost(2) },
   { workload: "ping-pong", metric: "p99Us", client: "promise", bound: atMost(2) },
-  { workload: "connections", metric: "connectMs", client: "effect", bound: atMost(1.5) },
+  { workload: "connections", metric: "connectMs", client: "effect", bound: atMost(3) },
   { workload: "connections", metric: "heapKiB", client: "effect", bound: atMostValue(16, "KiB") },
   { workload: "connections", metric: "heapKiB", client: "promise", bound: atMostValue(24, "KiB") },
   { workload: "idle", metric: "heapKiB", client: "effect", bound: atMostValue(16, "KiB") },
