@@ -144,7 +144,8 @@ export interface ClientOptions extends Options, TransportClient.Options {}
 
 /**
  * The Promise API over TCP: a `TransportClient` for code that does not use Effect. Takes a `TransportConfig`
- * or the fields `TransportConfig.make` accepts; bad input rejects with a `ConfigurationError`.
+ * or the fields `TransportConfig.make` accepts (and the client's `logLevel`, which may also go in `options`);
+ * bad input rejects with a `ConfigurationError`.
  *
  * @example
  * ```ts
@@ -166,12 +167,21 @@ export interface ClientOptions extends Options, TransportClient.Options {}
  * @category constructors
  */
 export const makeClient = (
-  config: TransportConfig | Partial<TransportConfigInput>,
+  config: TransportConfig | (Partial<TransportConfigInput> & Pick<TransportClient.Options, "logLevel">),
   options?: ClientOptions
-): Promise<TransportClient.TransportClient> =>
-  TransportClient.fromScoped(
-    Effect.flatMap(validate(config), (config) => Transport.make(config, options)).pipe(
-      withConnector(options?.tls)
+): Promise<TransportClient.TransportClient> => {
+  // `logLevel` is the client's, not the transport's: taken from either argument (the second wins).
+  let fields: TransportConfig | Partial<TransportConfigInput> = config
+  let clientOptions = options
+  if (!TransportConfigModule.isTransportConfig(config) && "logLevel" in config) {
+    const { logLevel, ...rest } = config
+    fields = rest
+    if (options?.logLevel === undefined && logLevel !== undefined) clientOptions = { ...options, logLevel }
+  }
+  return TransportClient.fromScoped(
+    Effect.flatMap(validate(fields), (config) => Transport.make(config, clientOptions)).pipe(
+      withConnector(clientOptions?.tls)
     ),
-    options
+    clientOptions
   )
+}

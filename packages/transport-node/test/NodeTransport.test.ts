@@ -352,34 +352,60 @@ describe("NodeTransport", () => {
       }
     }, 15_000)
 
-    it("takes plain input; logs nothing by default, every transition with logLevel \"Debug\"", async () => {
-      const scope = Effect.runSync(Scope.make())
-      const lines: Array<string> = []
-      const spy = vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
-        lines.push(args.map(String).join(" "))
-      })
-      try {
-        const server = await Effect.runPromise(Scope.extend(echoServer(), scope))
-        const input = { host: "127.0.0.1", port: server.address.port, timeout: "5 seconds" } as const
-        for (const options of [undefined, { logLevel: "Debug" } as const]) {
-          const client = await NodeTransport.makeClient(input, options)
-          assert.strictEqual(client.config.address, `127.0.0.1:${server.address.port}`)
-          await client.awaitConnected()
-          await client.send(pattern(10, 5))
-          assert.isTrue(sameBytes(await client.recvPkg(), pattern(10, 5)))
-          await client.stop()
-          if (options === undefined) assert.deepStrictEqual(lines, [], "a healthy run prints nothing")
+    it(
+      "takes plain input; logs nothing by default, every transition with logLevel \"Debug\", to standard error",
+      async () => {
+        const scope = Effect.runSync(Scope.make())
+        const lines: Array<string> = []
+        const stdout: Array<string> = []
+        const spies = [
+          vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) => {
+            lines.push(args.map(String).join(" "))
+          }),
+          vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+            stdout.push(args.map(String).join(" "))
+          })
+        ]
+        try {
+          const server = await Effect.runPromise(Scope.extend(echoServer(), scope))
+          const input = { host: "127.0.0.1", port: server.address.port, timeout: "5 seconds" } as const
+          // No logLevel; logLevel in the options; logLevel among the config's fields.
+          type Fields = Parameters<typeof NodeTransport.makeClient>[0]
+          const ways: ReadonlyArray<readonly [Fields, NodeTransport.ClientOptions | undefined]> = [
+            [input, undefined],
+            [input, { logLevel: "Debug" }],
+            [{ ...input, logLevel: "Debug" }, undefined]
+          ]
+          for (const [fields, options] of ways) {
+            const client = await NodeTransport.makeClient(fields, options)
+            assert.strictEqual(client.config.address, `127.0.0.1:${server.address.port}`)
+            await client.awaitConnected()
+            await client.send(pattern(10, 5))
+            assert.isTrue(sameBytes(await client.recvPkg(), pattern(10, 5)))
+            await client.stop()
+            if (fields === input && options === undefined) {
+              assert.deepStrictEqual(
+                lines,
+                [],
+                "a healthy run prints nothing"
+              )
+            }
+          }
+          assert.strictEqual(lines.length, 6, lines.join("\n"))
+          for (const at of [0, 3]) {
+            assert.include(lines[at], "level=DEBUG")
+            assert.include(lines[at], `connecting to 127.0.0.1:${server.address.port} (attempt 1)`)
+            assert.include(lines[at + 1], "connected to")
+            assert.include(lines[at + 2], "closed")
+          }
+          assert.deepStrictEqual(stdout, [], "standard output is the program's")
+        } finally {
+          for (const spy of spies) spy.mockRestore()
+          await Effect.runPromise(Scope.close(scope, Exit.void))
         }
-        assert.strictEqual(lines.length, 3, lines.join("\n"))
-        assert.include(lines[0], "level=DEBUG")
-        assert.include(lines[0], `connecting to 127.0.0.1:${server.address.port} (attempt 1)`)
-        assert.include(lines[1], "connected to")
-        assert.include(lines[2], "closed")
-      } finally {
-        spy.mockRestore()
-        await Effect.runPromise(Scope.close(scope, Exit.void))
-      }
-    }, 15_000)
+      },
+      15_000
+    )
 
     it("rejects bad plain input with a ConfigurationError naming each field", async () => {
       const error = await NodeTransport.makeClient({ host: "127.0.0.1", port: 70000, connectTimeout: "-1 seconds" })
@@ -395,7 +421,7 @@ describe("NodeTransport", () => {
     it("a rejected receive carries the error's _tag and reason", async () => {
       const port = await Effect.runPromise(unusedPort)
       const config = await Effect.runPromise(configFor(port, { maxRetries: 0 }))
-      // Giving up is logged at Warning; here it is the point of the test, so the client logs errors only.
+      // Here connecting failing is the point of the test, so the client logs errors only.
       const client = await NodeTransport.makeClient(config, { logLevel: "Error" })
       try {
         const error = await client.awaitConnected().then(() => undefined, (error: unknown) => error)

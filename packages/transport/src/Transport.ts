@@ -6,8 +6,10 @@
  * `@rocketmq-effect/transport-node` for TCP). Closing the layer's scope closes the transport.
  *
  * It is quiet while healthy: state transitions are logged at `Debug` (turn them on with
- * `Logger.withMinimumLogLevel(LogLevel.Debug)`), annotated with `address` and `generation`; only giving up
- * on reconnecting and a peer's invalid frame are logged at `Warning`.
+ * `Logger.withMinimumLogLevel(LogLevel.Debug)`), annotated with `address` and `generation`. A connect that
+ * fails is a `Warning` at the first failure and then at most once a minute while it keeps failing (and the
+ * connection that follows one is an `Info` line); a peer's invalid frame is a `Warning`. Giving up on
+ * reconnecting is `Debug`: the callers waiting for a connection get it as `RetriesExhausted`.
  *
  * What it guarantees:
  * - Frames are delivered whole and in order per connection; concurrent sends never interleave.

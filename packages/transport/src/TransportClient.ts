@@ -3,8 +3,9 @@
  * async methods, a state listener and an async iterator of frames, running on a `ManagedRuntime`.
  *
  * Failures reject with the same tagged error classes the Effect API fails with, so `error._tag` and
- * `error.reason` work in a `catch`. The client logs through Effect's default logger (the console) at its
- * `logLevel` and above: by default `Info`, which a healthy transport never reaches.
+ * `error.reason` work in a `catch`. The client logs in Effect's default format to standard error (standard
+ * output stays the program's), at its `logLevel` and above: by default `Info`, which a healthy transport never
+ * reaches. A transport that cannot connect says so once at `Warning`, then at most once a minute.
  *
  * @example
  * ```ts
@@ -26,6 +27,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -39,6 +41,7 @@ import type { OperationOptions } from "./Transport.js"
 import type { TransportService } from "./Transport.js"
 import { Transport } from "./Transport.js"
 import type { TransportConfig } from "./TransportConfig.js"
+import { TimeoutError } from "./TransportError.js"
 
 /**
  * @since 0.1.0
@@ -53,8 +56,13 @@ export interface TransportClient extends AsyncDisposable {
   /** The current state. */
   readonly state: () => Promise<ConnectionState.ConnectionState>
   readonly isConnected: () => Promise<boolean>
-  /** Resolves once connected; rejects when the transport closes or retries are exhausted. */
-  readonly awaitConnected: () => Promise<ConnectionState.ConnectionState & { readonly _tag: "Connected" }>
+  /**
+   * Resolves once connected; rejects when the transport closes or retries are exhausted, and with
+   * `TimeoutError` (operation `"awaitConnected"`) after `timeout` when one is given. Default: no time bound.
+   */
+  readonly awaitConnected: (
+    options?: OperationOptions
+  ) => Promise<ConnectionState.ConnectionState & { readonly _tag: "Connected" }>
   readonly send: (payload: Uint8Array, options?: OperationOptions) => Promise<void>
   /** Frames several payloads and writes them in order as one write; see `Transport.sendAll`. */
   readonly sendAll: (payloads: Iterable<Uint8Array>, options?: OperationOptions) => Promise<void>
@@ -79,13 +87,27 @@ export interface Options {
   /**
    * The least severe log level printed, by name (`"Debug"`, `"None"`, …) or as a `LogLevel`. Default: Effect's
    * default minimum, `Info`. The transport logs its state transitions at `Debug` (so `"Debug"` shows them)
-   * and giving up on reconnecting or a peer's invalid frame at `Warning`.
+   * and a failing connect (at the first failure, then at most once a minute) or a peer's invalid frame at `Warning`.
    */
   readonly logLevel?: LogLevel.Literal | LogLevel.LogLevel | undefined
 }
 
 const toLogLevel = (level: LogLevel.Literal | LogLevel.LogLevel): LogLevel.LogLevel =>
   typeof level === "string" ? LogLevel.fromLiteral(level) : level
+
+/** Effect's default logger, writing to standard error. */
+const standardError = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger))
+
+const awaitConnectedWithin = (transport: TransportService, options: OperationOptions | undefined) => {
+  if (options?.timeout === undefined) return transport.awaitConnected
+  const timeout = Duration.decode(options.timeout)
+  return Duration.isFinite(timeout)
+    ? Effect.timeoutFail(transport.awaitConnected, {
+      duration: timeout,
+      onTimeout: () => new TimeoutError({ operation: "awaitConnected", timeout, address: transport.config.address })
+    })
+    : transport.awaitConnected
+}
 
 /**
  * Builds `layer` (for TCP: `NodeTransport.layer(config)`) in a scope of the client's own and wraps its transport.
@@ -110,10 +132,12 @@ export const fromScoped = async <E>(
   options?: Options
 ): Promise<TransportClient> => {
   const logLevel = options?.logLevel
-  // The transport keeps the runtime it was made in, and so the log level, for its own fibers.
+  // The transport keeps the runtime it was made in, and so the logger and its level, for its own fibers.
   const level = logLevel === undefined ? undefined : toLogLevel(logLevel)
-  const atLevel = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    level === undefined ? effect : Logger.withMinimumLogLevel(effect, level)
+  const atLevel = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const logged = Effect.provide(effect, standardError)
+    return level === undefined ? logged : Logger.withMinimumLogLevel(logged, level)
+  }
   const settle = <A, E>(exit: Exit.Exit<A, E>): A => {
     if (Exit.isSuccess(exit)) return exit.value
     // Reject with the tagged error itself, not a wrapper, so callers can match on `_tag`.
@@ -145,7 +169,7 @@ export const fromScoped = async <E>(
     [Symbol.asyncDispose]: stop,
     state: () => run(transport.state),
     isConnected: () => run(transport.isConnected),
-    awaitConnected: () => run(transport.awaitConnected),
+    awaitConnected: (options) => run(awaitConnectedWithin(transport, options)),
     send: (payload, options) => run(transport.send(payload, options)),
     sendAll: (payloads, options) => run(transport.sendAll(payloads, options)),
     output: (bytes, options) => run(transport.output(bytes, options)),

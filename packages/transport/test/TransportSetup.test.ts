@@ -7,6 +7,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as Connector from "../src/Connector.js"
 import * as TestConnector from "../src/TestConnector.js"
 import * as Transport from "../src/Transport.js"
@@ -90,7 +91,40 @@ describe("Transport setup", () => {
       }).pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(logs.layer))
     })
 
-    it.scoped("retries exhausted is a Warning, the failed attempts before it Debug", () => {
+    it.scoped("a failing connect is a Warning at the first failure, then at most once a minute; coming up is Info", () => {
+      const logs = captureLogs()
+      return Effect.gen(function*() {
+        const { peer, transport } = yield* setup({ retryInterval: "10 seconds" })
+        yield* peer.setDefault("refuse")
+        const warnings = () => logs.entries.filter(atLeast(LogLevel.Warning))
+        yield* awaitState(transport, (state) => state._tag === "Disconnected" && state.attempts === 1)
+        assert.strictEqual(warnings().length, 1, "at the first failure, without waiting")
+        const [first] = warnings()
+        assert.strictEqual(first!.level._tag, "Warning")
+        assert.include(first!.message, "cannot connect to broker:9876 (1 failed attempt so far)")
+        assert.include(first!.message, "could not connect to broker:9876")
+        assert.include(first!.message, "retrying in 10s")
+        assert.strictEqual(first!.annotations["address"], "broker:9876")
+        // Attempts every 10 s for 3 minutes: 18 more failures, a Warning at 60, 120 and 180 s only.
+        for (let i = 0; i < 18; i++) {
+          yield* TestClock.adjust("10 seconds")
+          yield* awaitState(transport, (state) => state._tag === "Disconnected" && state.attempts === i + 2)
+        }
+        assert.deepStrictEqual(
+          warnings().map((entry) => /\((\d+) failed attempts? so far\)/.exec(entry.message)?.[1]),
+          ["1", "7", "13", "19"]
+        )
+        yield* peer.setDefault("accept")
+        yield* TestClock.adjust("10 seconds")
+        yield* transport.awaitConnected
+        const info = logs.entries.filter((entry) => entry.level._tag === "Info")
+        assert.deepStrictEqual(info.map((entry) => entry.message), [
+          "connected to broker:9876 after 19 failed attempts"
+        ])
+      }).pipe(Effect.provide(logs.layer))
+    })
+
+    it.scoped("giving up is Debug: the callers get RetriesExhausted; the failure before it was a Warning", () => {
       const logs = captureLogs()
       return Effect.gen(function*() {
         const { peer, transport } = yield* setup({ maxRetries: 1, retryInterval: 0 })
@@ -98,20 +132,24 @@ describe("Transport setup", () => {
         const error = yield* Effect.flip(transport.awaitConnected)
         assert.strictEqual(error._tag === "ConnectionError" && error.reason, "RetriesExhausted")
         const warnings = logs.entries.filter(atLeast(LogLevel.Warning))
-        assert.strictEqual(warnings.length, 1)
-        assert.strictEqual(warnings[0]!.level._tag, "Warning")
-        assert.include(warnings[0]!.message, "retries exhausted")
-        assert.include(warnings[0]!.message, "could not connect to broker:9876")
-        assert.strictEqual(warnings[0]!.annotations["address"], "broker:9876")
+        assert.deepStrictEqual(warnings.map((entry) => entry.message), [
+          "cannot connect to broker:9876 (1 failed attempt so far): could not connect to broker:9876: connection refused by the test peer; retrying now"
+        ])
         const debug = logs.entries.filter((entry) => entry.level._tag === "Debug").map((entry) => entry.message)
         assert.include(debug, "connecting to broker:9876 (attempt 2)")
-        assert.isTrue(
-          debug.some((message) =>
-            message.startsWith("disconnected after 1 failed attempt") && !message.includes("exhausted")
-          ),
-          debug.join("\n")
-        )
+        assert.isTrue(debug.some((message) => message.includes("retries exhausted")), debug.join("\n"))
       }).pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(logs.layer))
+    })
+
+    it.scoped("with no retries, the one failure is only the caller's: nothing at Warning", () => {
+      const logs = captureLogs()
+      return Effect.gen(function*() {
+        const { peer, transport } = yield* setup({ maxRetries: 0 })
+        yield* peer.setDefault("refuse")
+        const error = yield* Effect.flip(transport.awaitConnected)
+        assert.strictEqual(error._tag === "ConnectionError" && error.reason, "RetriesExhausted")
+        assert.deepStrictEqual(logs.entries.filter(atLeast(LogLevel.Info)), [])
+      }).pipe(Effect.provide(logs.layer))
     })
 
     it.scoped("a peer's invalid frame is a Warning, even at the default level", () => {
@@ -178,11 +216,17 @@ describe("Transport setup", () => {
   })
 
   describe("TransportClient logLevel", () => {
+    // What the client logs goes to standard error (`lines`); standard output (`stdout`) stays the program's.
     let lines: Array<string> = []
+    let stdout: Array<string> = []
     const captureConsole = () => {
       lines = []
-      vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+      stdout = []
+      vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) => {
         lines.push(args.map(String).join(" "))
+      })
+      vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+        stdout.push(args.map(String).join(" "))
       })
     }
     afterEach(() => {
@@ -222,14 +266,18 @@ describe("Transport setup", () => {
         assert.include(lines[0], "connecting to broker:9876 (attempt 1)")
         assert.include(lines[1], "connected to broker:9876 (generation 1)")
         assert.include(lines[2], "closed")
+        assert.deepStrictEqual(stdout, [], "nothing on standard output")
       })
     }
 
-    it("warns that retries are exhausted by default; \"None\" silences it", async () => {
-      const giveUp = async (options?: TransportClient.Options) => {
+    it("warns on standard error that connecting fails, not that it gave up (that it rejects with); \"None\" is silent", async () => {
+      const giveUp = async (
+        input: Partial<TransportConfig.TransportConfigInput>,
+        options?: TransportClient.Options
+      ) => {
         const [connector, peer] = Effect.runSync(TestConnector.make)
         Effect.runSync(peer.setDefault("refuse"))
-        const layer = Transport.layer({ host: "broker", port: 9876, maxRetries: 0 }).pipe(
+        const layer = Transport.layer({ host: "broker", port: 9876, ...input }).pipe(
           Layer.provide(Layer.succeed(Connector.Connector, connector))
         )
         const client = await TransportClient.make(layer, options)
@@ -238,13 +286,31 @@ describe("Transport setup", () => {
         await client.stop()
       }
       captureConsole()
-      await giveUp()
+      await giveUp({ maxRetries: 0 })
+      assert.deepStrictEqual([...lines, ...stdout], [], "the rejection says it all")
+      await giveUp({ maxRetries: 2, retryInterval: 0 })
       assert.strictEqual(lines.length, 1, lines.join("\n"))
       assert.include(lines[0], "level=WARN")
-      assert.include(lines[0], "retries exhausted")
+      assert.include(lines[0], "cannot connect to broker:9876 (1 failed attempt so far)")
+      assert.deepStrictEqual(stdout, [])
       lines.length = 0
-      await giveUp({ logLevel: "None" })
-      assert.deepStrictEqual(lines, [])
+      await giveUp({ maxRetries: 2, retryInterval: 0 }, { logLevel: "None" })
+      assert.deepStrictEqual([...lines, ...stdout], [])
+    })
+
+    it("awaitConnected({ timeout }) rejects with TimeoutError when no connection comes in time", async () => {
+      const [connector, peer] = Effect.runSync(TestConnector.make)
+      Effect.runSync(peer.setDefault("hang"))
+      const layer = Transport.layer({ host: "broker", port: 9876, connectTimeout: "1 minute" }).pipe(
+        Layer.provide(Layer.succeed(Connector.Connector, connector))
+      )
+      const client = await TransportClient.make(layer)
+      const started = Date.now()
+      const error = await client.awaitConnected({ timeout: "100 millis" }).then(() => undefined, (e: unknown) => e)
+      assert.strictEqual((error as { _tag?: string })._tag, "TimeoutError")
+      assert.strictEqual((error as { operation?: string }).operation, "awaitConnected")
+      assert.isBelow(Date.now() - started, 5_000)
+      await client.stop()
     })
 
     it("rejects with the layer's ConfigurationError for bad input", async () => {

@@ -75,7 +75,7 @@ export const make = (
     const framing: Framing.FramingOptions = { maxMessageSize: config.maxMessageSize }
     const maxFrameBytes = Framing.HEADER_SIZE + config.maxMessageSize
 
-    const state = yield* TransportState.make(address, metrics.state)
+    const state = yield* TransportState.make(address, metrics.state, now)
     // The transport's own fibers (the supervisor, the deadline sweeper while it runs) are forked from one
     // runtime captured here, so they see this scope's services and clock; the finalizer interrupts them.
     const fork = Runtime.runFork(yield* Effect.runtime<never>())

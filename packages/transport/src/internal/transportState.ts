@@ -1,3 +1,4 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
@@ -19,18 +20,18 @@ export type Connected = ConnectionState.ConnectionState & { readonly _tag: "Conn
 const stateNumber = (state: ConnectionState.ConnectionState): number =>
   state._tag === "Disconnected" ? 0 : state._tag === "Connecting" ? 1 : state._tag === "Connected" ? 2 : 3
 
-// A peer that sends something that is not a frame, or a TLS handshake that fails: neither heals by waiting.
-const isMisconfiguration = (error: TransportError): boolean =>
-  error._tag === "ConnectionError" && (error.reason === "Protocol" || error.reason === "Tls")
+// A peer that sends something that is not a frame: it does not heal by waiting.
+const isProtocolError = (error: TransportError): boolean =>
+  error._tag === "ConnectionError" && error.reason === "Protocol"
 
 /**
- * Transitions are routine and logged at `Debug`; a user must hear about two of them without asking: the
- * schedule giving up, and a peer that sends something that is not a frame or fails the TLS handshake.
+ * While connecting keeps failing, a `Warning` at the first failure and then at most once per this interval.
+ *
+ * @internal
  */
-const logLevelOf = (state: ConnectionState.ConnectionState): LogLevel.LogLevel =>
-  state._tag === "Disconnected" && (state.exhausted || Option.exists(state.cause, isMisconfiguration))
-    ? LogLevel.Warning
-    : LogLevel.Debug
+export const FAILURE_WARNING_INTERVAL_MILLIS = 60_000
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
 /**
  * A transport's connection state as others see it: every transition goes through `publish`, which applies
@@ -41,9 +42,21 @@ const logLevelOf = (state: ConnectionState.ConnectionState): LogLevel.LogLevel =
  * @internal
  */
 export class TransportState {
-  static make(address: string, gauge: Metric.Metric.Gauge<number>): Effect.Effect<TransportState> {
-    return Effect.map(SubscriptionRef.make(ConnectionState.initial), (ref) => new TransportState(ref, address, gauge))
+  static make(
+    address: string,
+    gauge: Metric.Metric.Gauge<number>,
+    now: () => number
+  ): Effect.Effect<TransportState> {
+    return Effect.map(
+      SubscriptionRef.make(ConnectionState.initial),
+      (ref) => new TransportState(ref, address, gauge, now)
+    )
   }
+
+  /** When connecting last failed with a `Warning`; none once connected since. */
+  private warnedAt: number | undefined = undefined
+  /** Connection attempts that failed since the last connection came up. */
+  private failedAttempts = 0
 
   readonly get: Effect.Effect<ConnectionState.ConnectionState>
   private changesStream: Stream.Stream<ConnectionState.ConnectionState> | undefined = undefined
@@ -64,7 +77,8 @@ export class TransportState {
   private constructor(
     private readonly ref: SubscriptionRef.SubscriptionRef<ConnectionState.ConnectionState>,
     private readonly address: string,
-    private readonly gauge: Metric.Metric.Gauge<number>
+    private readonly gauge: Metric.Metric.Gauge<number>,
+    private readonly now: () => number
   ) {
     this.get = SubscriptionRef.get(ref)
     this.rearm = SubscriptionRef.update(ref, (state) => {
@@ -100,7 +114,10 @@ export class TransportState {
             if (this.waiters.size > 0) { for (const waiter of Array.from(this.waiters)) waiter(state) }
           }).pipe(
             Effect.zipRight(Metric.set(this.gauge, stateNumber(state))),
-            Effect.zipRight(Effect.logWithLevel(logLevelOf(state), ConnectionState.format(state))),
+            Effect.zipRight(Effect.suspend(() => {
+              const [level, message] = this.logOf(state)
+              return Effect.logWithLevel(level, message)
+            })),
             Effect.annotateLogs({
               address: this.address,
               generation: "generation" in state ? state.generation : 0
@@ -108,6 +125,47 @@ export class TransportState {
           )
       }))
     )
+  }
+
+  /**
+   * What a transition says, and how loud. Transitions are routine and logged at `Debug`. A user hears without
+   * asking that connecting fails: at the first failure, then at most once per `FAILURE_WARNING_INTERVAL_MILLIS`
+   * while it keeps failing, however many retries (address, attempts, last cause, next try), and once at `Info`
+   * when a connection comes up after such a warning; and that a peer sent something that is not a frame. The
+   * schedule giving up is `Debug`: the callers waiting for a connection get it as `RetriesExhausted`, and the
+   * failures before it were warned about.
+   */
+  private logOf(state: ConnectionState.ConnectionState): readonly [LogLevel.LogLevel, string] {
+    if (state._tag === "Connected") {
+      const failed = this.failedAttempts
+      const warned = this.warnedAt !== undefined
+      this.failedAttempts = 0
+      this.warnedAt = undefined
+      if (warned) {
+        return [LogLevel.Info, `connected to ${state.address} after ${plural(failed, "failed attempt")}`]
+      }
+    } else if (state._tag === "Disconnected") {
+      if (state.attempts > 0) this.failedAttempts++
+      if (state.attempts > 0 && !state.exhausted) {
+        const now = this.now()
+        if (this.warnedAt === undefined || now - this.warnedAt >= FAILURE_WARNING_INTERVAL_MILLIS) {
+          this.warnedAt = now
+          const cause = Option.match(state.cause, { onNone: () => "", onSome: (cause) => `: ${cause.message}` })
+          const next = Option.match(state.retryIn, {
+            onNone: () => "",
+            onSome: (delay) =>
+              Duration.toMillis(delay) === 0 ? "; retrying now" : `; retrying in ${Duration.format(delay)}`
+          })
+          return [
+            LogLevel.Warning,
+            `cannot connect to ${this.address} (${plural(this.failedAttempts, "failed attempt")} so far)${cause}${next}`
+          ]
+        }
+      } else if (!state.exhausted && Option.exists(state.cause, isProtocolError)) {
+        return [LogLevel.Warning, ConnectionState.format(state)]
+      }
+    }
+    return [LogLevel.Debug, ConnectionState.format(state)]
   }
 
   /**
