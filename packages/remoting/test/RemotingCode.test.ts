@@ -15,14 +15,27 @@ describe("RemotingCode", () => {
     assert.strictEqual(RemotingCode.ResponseCode.REQUEST_CODE_NOT_SUPPORTED, 3)
     assert.strictEqual(RemotingCode.ResponseCode.PULL_NOT_FOUND, 19)
     assert.strictEqual(RemotingCode.ResponseCode.GO_AWAY, 1500)
-    assert.strictEqual(Object.keys(RemotingCode.RequestCode).length, 18)
+    assert.strictEqual(RemotingCode.RequestCode.GET_CONSUMER_LIST_BY_GROUP, 38)
+    assert.strictEqual(RemotingCode.RequestCode.END_TRANSACTION, 37)
+    assert.strictEqual(RemotingCode.RequestCode.CONSUMER_SEND_MSG_BACK, 36)
+    assert.strictEqual(RemotingCode.RequestCode.LOCK_BATCH_MQ, 41)
+    assert.strictEqual(RemotingCode.RequestCode.QUERY_ASSIGNMENT, 400)
+    assert.strictEqual(RemotingCode.RequestCode.CHANGE_MESSAGE_INVISIBLETIME, 200053)
+    assert.strictEqual(RemotingCode.RequestCode.BATCH_ACK_MESSAGE, 200151)
+    // Every code the Java client (5.3.3) refers to, the server → client ones included.
+    assert.strictEqual(Object.keys(RemotingCode.RequestCode).length, 119)
     assert.strictEqual(Object.keys(RemotingCode.ResponseCode).length, 12)
   })
 
   it("names codes", () => {
     assert.strictEqual(RemotingCode.requestCodeName(105), "GET_ROUTEINFO_BY_TOPIC")
+    assert.strictEqual(RemotingCode.requestCodeName(38), "GET_CONSUMER_LIST_BY_GROUP")
+    assert.strictEqual(RemotingCode.requestCodeName(3001), "AUTH_CREATE_USER")
     assert.strictEqual(RemotingCode.responseCodeName(17), "TOPIC_NOT_EXIST")
     assert.isUndefined(RemotingCode.requestCodeName(99999))
+    // One name per code: no two entries share a value.
+    const values = Object.values(RemotingCode.RequestCode)
+    assert.strictEqual(new Set(values).size, values.length)
   })
 
   it("maps language codes and names both ways", () => {
