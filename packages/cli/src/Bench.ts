@@ -126,6 +126,28 @@ export interface BenchOptions {
   readonly verbose: boolean
 }
 
+/**
+ * What a bench measured, for `--json`: the median of every figure taken, and each target's verdict as the
+ * targets table prints it (`met (0.93×)`, `MISSED (…)`, `not judged` on a `--quick` run, `not measured`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface BenchResult {
+  readonly quick: boolean
+  readonly runs: number
+  readonly medians: ReadonlyArray<{
+    readonly server: Server
+    readonly workload: Workload
+    readonly client: Client
+    readonly metric: string
+    readonly value: number
+  }>
+  readonly targets: ReadonlyArray<{ readonly target: string; readonly server: Server; readonly verdict: string }>
+  /** The measurements that failed, each in one line; the command fails after reporting them. */
+  readonly failures: ReadonlyArray<string>
+}
+
 interface Plan {
   readonly count: number
   readonly size: number
@@ -917,7 +939,10 @@ export const describeMachine = (): string => {
  * @since 0.1.0
  * @category commands
  */
-export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
+export const run = (
+  options: BenchOptions,
+  onResult: (result: BenchResult) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<void, CliError> =>
   Effect.gen(function*() {
     yield* checkBuilt
     if (!Number.isInteger(options.runs) || options.runs < 1) {
@@ -961,7 +986,10 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
     yield* Console.log("one process per measurement")
     for (const line of notes) yield* Console.log(`note: ${line}`)
     // Only the Netty peer was asked for, and it cannot run here: a note, not a failure.
-    if (peers.length === 0) return yield* Console.log("nothing measured: no echo server to measure against")
+    if (peers.length === 0) {
+      yield* Console.log("nothing measured: no echo server to measure against")
+      return yield* onResult({ quick: options.quick, runs: options.runs, medians: [], targets: [], failures: [] })
+    }
 
     const results = new Map<string, Array<Record<string, number>>>()
     const failures: Array<string> = []
@@ -1079,21 +1107,33 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
     )
 
     const judged = targets.filter((t) => selected.includes(t.workload) && runs(t.client, t.workload))
+    const verdicts: Array<BenchResult["targets"][number]> = []
     if (judged.length > 0) {
       const table: Array<Array<string>> = [["target", ...peers.map((peer) => serverTitles[peer.server])]]
       for (const target of judged) {
-        table.push([
-          describeTarget(target),
-          ...peers.map((peer) =>
-            judge(target, (client) =>
-              runs(client, target.workload) ? medianOf(peer.server, target.workload, client, target.metric) : NaN)
-          )
-        ])
+        const cells = peers.map((peer) =>
+          // A smoke run's counts are too small for its figures to be held to a target.
+          options.quick ?
+            "not judged" :
+            judge(
+              target,
+              (client) =>
+                runs(client, target.workload) ? medianOf(peer.server, target.workload, client, target.metric) : NaN
+            )
+        )
+        peers.forEach((peer, i) =>
+          verdicts.push({ target: describeTarget(target), server: peer.server, verdict: cells[i]! })
+        )
+        table.push([describeTarget(target), ...cells])
       }
       yield* Console.log("")
       yield* Console.log(
         `targets (set against Netty on medians of at least 3 runs${
-          options.runs < 3 ? `; ${options.runs} run${options.runs === 1 ? "" : "s"} here: indicative only` : ""
+          options.quick
+            ? "; --quick: not judged"
+            : options.runs < 3
+            ? `; ${options.runs} run${options.runs === 1 ? "" : "s"} here: indicative only`
+            : ""
         }${
           peers.some((peer) => peer.server === "netty")
             ? ""
@@ -1108,9 +1148,7 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
       yield* Console.log("")
       for (const [key, runs] of results) {
         yield* Console.log(
-          `${key}: ${
-            runs.map((m) => Object.entries(m).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(" ")).join(" | ")
-          }`
+          `${key}: ${runs.map((m) => Object.entries(m).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(" ")).join(" | ")}`
         )
       }
     }
@@ -1120,6 +1158,23 @@ export const run = (options: BenchOptions): Effect.Effect<void, CliError> =>
         ? medianOf(server, target.workload, client, target.metric)
         : NaN
     yield* Effect.sync(() => writeTargetResults(options, peers.map((peer) => peer.server), figure))
+    yield* onResult({
+      quick: options.quick,
+      runs: options.runs,
+      medians: Array.from(results.keys(), (key) => {
+        const [server, workload, client] = key.split("/") as [Server, Workload, Client]
+        const metrics = new Set(results.get(key)!.flatMap((m) => Object.keys(m)))
+        return Array.from(metrics, (metric) => ({
+          server,
+          workload,
+          client,
+          metric,
+          value: medianOf(server, workload, client, metric)
+        }))
+      }).flat(),
+      targets: verdicts,
+      failures
+    })
     if (failures.length > 0) {
       for (const failure of failures) yield* Console.error(failure)
       return yield* benchError(`${failures.length} measurement${failures.length === 1 ? "" : "s"} failed`)

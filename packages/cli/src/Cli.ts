@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
+import * as BuiltInOptions from "@effect/cli/BuiltInOptions"
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
@@ -41,6 +42,9 @@ import * as Failure from "./Failure.js"
 import * as Color from "./internal/color.js"
 import * as CommandLine from "./internal/commandLine.js"
 import * as Flag from "./internal/flag.js"
+import * as Help from "./internal/help.js"
+import * as JsonOutput from "./internal/jsonOutput.js"
+import * as PackageVersion from "./internal/packageVersion.js"
 import * as Ping from "./Ping.js"
 import * as Send from "./Send.js"
 import { formatBytes } from "./Stats.js"
@@ -52,10 +56,12 @@ import { formatBytes } from "./Stats.js"
 export const name = "rmq-transport"
 
 /**
+ * The version of the `@rocketmq-effect/cli` package, from its `package.json`.
+ *
  * @since 0.1.0
  * @category constants
  */
-export const version = "0.1.0"
+export const version: string = PackageVersion.read()
 
 const host = Flag.withDefault(
   Flag.text("host", { description: "Host name or IP address" }),
@@ -210,7 +216,14 @@ const sendFlags = {
   timeout,
   maxMessageSize,
   ...clientTlsFlags,
-  hex: Flag.boolean("hex", { description: "Print the reply as a hex dump even when it is text" })
+  hex: Flag.boolean("hex", { description: "Print the reply as a hex dump even when it is text" }),
+  json: Flag.boolean("json", {
+    description: "Print one JSON document instead: the address and the reply's size, text (null unless UTF-8) " +
+      "and base64"
+  }),
+  raw: Flag.boolean("raw", {
+    description: "Write the reply's bytes to standard output exactly as they came: no newline, no decoding"
+  })
 }
 
 const send = Command.make(
@@ -219,12 +232,21 @@ const send = Command.make(
     ...Flag.options(sendFlags),
     message: Args.text({ name: "text | @file" }).pipe(
       Args.withDescription(
-        "The payload: text (sent as UTF-8), or @path for a file's bytes (@@ for a literal @; a text that " +
-          "starts with - goes after --)"
+        "The payload: text (sent as UTF-8), @path for a file's bytes, or @- for standard input's (@@ for a " +
+          "literal @; a text that starts with - goes after --)"
       )
     )
   },
-  ({ hex, message, ...connection }) => Send.run({ connection: withClientTls(connection), message, hex })
+  ({ hex, json, message, raw, ...connection }) => {
+    const clash = raw && (json || hex) ?
+      `--raw writes the reply as it is: not with ${json ? "--json" : "--hex"}`
+      : json && hex ?
+      "--json prints the reply's text and base64: not with --hex"
+      : undefined
+    return clash === undefined
+      ? Send.run({ connection: withClientTls(connection), message, hex, json, raw })
+      : Effect.fail(usageError(clash))
+  }
 ).pipe(Command.withDescription("Send one frame and print the reply"))
 
 const pingFlags = {
@@ -235,13 +257,21 @@ const pingFlags = {
   connectTimeout,
   timeout,
   maxMessageSize,
-  ...clientTlsFlags
+  ...clientTlsFlags,
+  json: Flag.boolean("json", {
+    description: "Print one JSON document instead: the address, counts and the latency figures in milliseconds"
+  })
 }
 
 const ping = Command.make(
   "ping",
   Flag.options(pingFlags),
-  ({ count, size, ...connection }) => Effect.asVoid(Ping.run({ connection: withClientTls(connection), count, size }))
+  ({ count, json, size, ...connection }) => {
+    const pinged = Ping.run({ connection: withClientTls(connection), count, size })
+    return json
+      ? JsonOutput.only(pinged, ({ latency, ...result }) => ({ ...result, latencyMillis: latency }))
+      : Effect.asVoid(pinged)
+  }
 ).pipe(Command.withDescription("Round trips through an echo peer, one at a time, with latency statistics"))
 
 const benchFlags = {
@@ -271,13 +301,19 @@ const benchFlags = {
       description: "Write a CPU profile (node --cpu-prof) of each transport measurement here"
     })
   ),
-  verbose: Flag.boolean("verbose", { description: "Print every run's figures too" })
+  verbose: Flag.boolean("verbose", { description: "Print every run's figures too" }),
+  json: Flag.boolean("json", {
+    description: "Print one JSON document instead of the tables: every median and each target's verdict"
+  })
 }
 
 const bench = Command.make(
   "bench",
   Flag.options(benchFlags),
-  (options) => Bench.run(options)
+  ({ json, ...options }) =>
+    json
+      ? JsonOutput.reporting((report: (result: Bench.BenchResult) => Effect.Effect<void>) => Bench.run(options, report))
+      : Bench.run(options)
 ).pipe(
   Command.withDescription(
     "End-to-end benchmark: the transport's Effect and Promise APIs against a plain node:net client, tcp-base " +
@@ -336,19 +372,25 @@ const usage = (line: string): Effect.Effect<number> =>
   Effect.as(Console.error(`${name}: ${line}`), Failure.ExitCode.Usage as number)
 
 /**
- * A usage problem as one line, or `undefined`: first the command line check, then @effect/cli's own parse,
- * done here once more so that its error becomes one line instead of the text it prints.
+ * What to do before @effect/cli runs the command line: print a usage problem as one line (first the command
+ * line check, then @effect/cli's own parse, done here once more so that its error becomes one line instead of
+ * the text it prints), print the help `--help` asked for in this CLI's words, or nothing (`undefined`).
  */
-const usageProblem = (args: ReadonlyArray<string>) =>
+const preflight = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const problem = CommandLine.check(program, args)
-    if (problem !== undefined) return problem
+    if (problem !== undefined) return { _tag: "Usage", line: problem } as const
     const parsed = yield* Effect.either(Descriptor.parse(command.descriptor, [name, ...args], CliConfig.defaultConfig))
     const subcommand = CommandLine.commandOf(program, args)
-    if (Either.isLeft(parsed)) return CommandLine.describe(parsed.left, subcommand)
+    if (Either.isLeft(parsed)) return { _tag: "Usage", line: CommandLine.describe(parsed.left, subcommand) } as const
     const directive = parsed.right
     if (Directive.isUserDefined(directive) && directive.leftover.length > 0) {
-      return `${subcommand === undefined ? "" : `${subcommand.name}: `}unexpected argument '${directive.leftover[0]}'`
+      const line = `${subcommand === undefined ? "" : `${subcommand.name}: `}unexpected argument ` +
+        `'${directive.leftover[0]}'`
+      return { _tag: "Usage", line } as const
+    }
+    if (Directive.isBuiltIn(directive) && BuiltInOptions.isShowHelp(directive.option)) {
+      return { _tag: "Help", text: Help.render(directive.option, { name, version }, CliConfig.defaultConfig) } as const
     }
     return undefined
   })
@@ -363,9 +405,13 @@ const logger = Logger.prettyLogger({ colors: Color.enabled(process.stderr), stde
  * @category running
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
-  usageProblem(argv.slice(2)).pipe(
-    Effect.flatMap((problem) =>
-      problem === undefined ? Effect.as(cli(argv), Failure.ExitCode.Success as number) : usage(problem)
+  preflight(argv.slice(2)).pipe(
+    Effect.flatMap((found) =>
+      found === undefined
+        ? Effect.as(cli(argv), Failure.ExitCode.Success as number)
+        : found._tag === "Usage"
+        ? usage(found.line)
+        : Effect.as(Console.log(found.text), Failure.ExitCode.Success as number)
     ),
     Effect.catchAll((error) => {
       // Not expected after `usageProblem`; @effect/cli has printed what it found.

@@ -24,6 +24,7 @@ import type { TlsFailure } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 
 /**
@@ -282,3 +283,85 @@ export const describe = (error: unknown): Description => {
   }
   return { line: messageOf(error), exitCode: ExitCode.Failure }
 }
+
+/**
+ * How a client command was connecting: what the hints of `describeFirstExchange` depend on.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ConnectionContext {
+  /** The command connected over TLS. */
+  readonly tls: boolean
+  /** It presented a client certificate (`--cert`, `--key`). */
+  readonly clientCertificate: boolean
+}
+
+/** The first error of `tag` down the `cause` chain. */
+const findTagged = (u: unknown, tag: string): unknown => {
+  for (let current = u, depth = 0; current !== undefined && depth < 8; current = causeOf(current), depth++) {
+    if (tagOf(current) === tag) return current
+  }
+  return undefined
+}
+
+/** An inbound length whose first bytes are a TLS record's (an alert, 0x15, or a handshake, 0x16; version 3.x). */
+const tlsRecordHeader = (error: unknown): boolean => {
+  const tooLarge = findTagged(error, "FrameTooLargeError")
+  const header = field(tooLarge, "header")
+  return header instanceof Uint8Array && header.length >= 2 && (header[0] === 0x15 || header[0] === 0x16) &&
+    header[1] === 0x03
+}
+
+/**
+ * `describe`, for a failure met before the first reply arrived, with a hint where the usual cause is a TLS
+ * mismatch that the peer does not explain. A plaintext client at a TLS port sees the server close (or its
+ * TLS alert read as a frame length); a TLS 1.3 server checks the client's certificate after the client's
+ * side of the handshake, so a refusal without a readable alert shows as the connection dropping right
+ * after it came up.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const describeFirstExchange = (error: unknown, context: ConnectionContext): Description => {
+  const described = describe(error)
+  if (!context.tls && tlsRecordHeader(error)) {
+    return {
+      line: `${address(error)} answered with TLS: it is a TLS port, connect with --tls`,
+      exitCode: ExitCode.ConnectionLost
+    }
+  }
+  if (described.exitCode !== ExitCode.ConnectionLost || !described.line.startsWith("connection lost:")) {
+    return described
+  }
+  const hint = !context.tls
+    ? "if it is a TLS port, try --tls"
+    : context.clientCertificate
+    ? "the server may refuse the client certificate of --cert and --key (not signed by a CA it trusts?)"
+    : "the server may require a client certificate: give --cert and --key"
+  return { line: `${described.line}; ${hint}`, exitCode: described.exitCode }
+}
+
+const address = (error: unknown): string => {
+  for (let current = error, depth = 0; current !== undefined && depth < 8; current = causeOf(current), depth++) {
+    const found = text(current, "address")
+    if (found !== undefined) return found
+  }
+  return "the peer"
+}
+
+/**
+ * `effect`, with a failure that `describeFirstExchange` has a hint for turned into a `CliError` that says it.
+ * For what happens before the first reply: a hint is a guess, and a later loss has other causes.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const hintFirstExchange =
+  (context: ConnectionContext) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CliError, R> =>
+    Effect.mapError(effect, (error): E | CliError => {
+      const hinted = describeFirstExchange(error, context)
+      return hinted.line === describe(error).line
+        ? error
+        : new CliError({ reason: hinted.line, exitCode: hinted.exitCode })
+    })

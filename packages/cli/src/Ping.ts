@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import type { ConnectionOptions } from "./ConnectionOptions.js"
 import { tlsFlags, toConfig, toTlsConfig } from "./ConnectionOptions.js"
 import * as EchoServer from "./EchoServer.js"
-import { CliError, ExitCode } from "./Failure.js"
+import { CliError, ExitCode, hintFirstExchange } from "./Failure.js"
 import * as Progress from "./Progress.js"
 import type { LatencySummary } from "./Stats.js"
 import { formatBytes, formatCount, formatLatency, formatMillis, summarize } from "./Stats.js"
@@ -154,11 +154,20 @@ export const run = (
     )
     const progress = yield* Progress.scoped("ping", options.count)
     const started = performance.now()
+    let echoed = 0
+    const hinted = hintFirstExchange({ tls: tls !== undefined, clientCertificate: tlsOptions?.certFile !== undefined })
     const samples = yield* Effect.gen(function*() {
       const transport = yield* NodeTransport.NodeTransport
       yield* transport.awaitConnected
-      return yield* roundTrips(transport, options.count, options.size, () => progress.advance())
-    }).pipe(Effect.provide(NodeTransport.layer(config, { tls })))
+      return yield* roundTrips(transport, options.count, options.size, () => {
+        echoed++
+        progress.advance()
+      })
+    }).pipe(
+      Effect.provide(NodeTransport.layer(config, { tls })),
+      // Only a loss before the first echo hints at TLS.
+      Effect.catchAll((error) => echoed === 0 ? hinted(Effect.fail(error)) : Effect.fail(error))
+    )
     const elapsedMillis = performance.now() - started
     progress.finish()
     const latency = summarize(samples)

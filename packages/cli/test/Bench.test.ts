@@ -166,6 +166,39 @@ describe("Bench", () => {
     160_000
   )
 
+  it.live(
+    "bench --quick judges no target, and --json prints the medians and verdicts as one document",
+    () =>
+      Effect.gen(function*() {
+        const args = [bin, "bench", "--quick", "--runs", "1", "--only", "connections", "--client", "effect"]
+        const human = yield* exec(process.execPath, [...args, "--server", "transport-server"], 150_000)
+        assert.strictEqual(human.code, 0, `${human.stdout}\n${human.stderr}`)
+        assert.include(human.stdout, "--quick: not judged")
+        const rows = human.stdout.split("\n").filter((line) => line.startsWith("connections ") && line.includes(":"))
+        assert.isAbove(rows.length, 0, human.stdout)
+        for (const row of rows) assert.match(row, /not judged$/, row)
+        assert.notMatch(human.stdout, /\b(met|MISSED)\b/)
+
+        const json = yield* exec(process.execPath, [...args, "--server", "transport-server", "--json"], 150_000)
+        assert.strictEqual(json.code, 0, `${json.stdout}\n${json.stderr}`)
+        assert.strictEqual(json.stdout.trim().split("\n").length, 1, json.stdout)
+        const result = JSON.parse(json.stdout) as {
+          readonly quick: boolean
+          readonly medians: ReadonlyArray<{ client: string; workload: string; metric: string; value: number }>
+          readonly targets: ReadonlyArray<{ target: string; server: string; verdict: string }>
+        }
+        assert.isTrue(result.quick)
+        const connect = result.medians.find((m) => m.client === "effect" && m.metric === "connectMs")
+        assert.isTrue(connect !== undefined && connect.value > 0, JSON.stringify(result.medians))
+        assert.isAbove(result.targets.length, 0)
+        for (const target of result.targets) {
+          assert.strictEqual(target.server, "transport-server")
+          assert.strictEqual(target.verdict, "not judged", target.target)
+        }
+      }),
+    320_000
+  )
+
   it.live("bench --server netty measures against the Netty peer, or says why it cannot", () =>
     Effect.gen(function*() {
       const run = yield* exec(process.execPath, [

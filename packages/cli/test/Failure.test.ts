@@ -4,7 +4,7 @@ import type { TlsFailure } from "@rocketmq-effect/transport/TransportError"
 import { ConnectionError, FrameTooLargeError, TimeoutError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
-import { CliError, describe as describeFailure, ExitCode } from "../src/Failure.js"
+import { CliError, describe as describeFailure, describeFirstExchange, ExitCode } from "../src/Failure.js"
 
 const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" })
 const address = "127.0.0.1:9"
@@ -130,6 +130,48 @@ describe("Failure", () => {
       line: "TLS handshake with 127.0.0.1:9 failed: the server refused the client certificate (unknown ca)",
       exitCode: ExitCode.Connect
     })
+  })
+
+  it("a connection lost before the first reply hints at the TLS mismatch it usually is", () => {
+    const closed = new ConnectionError({
+      reason: "Disconnected",
+      address,
+      cause: new ConnectionError({ reason: "PeerClosed", address })
+    })
+    const lost = "connection lost: 127.0.0.1:9 closed the connection"
+    assert.deepStrictEqual(describeFirstExchange(closed, { tls: false, clientCertificate: false }), {
+      line: `${lost}; if it is a TLS port, try --tls`,
+      exitCode: ExitCode.ConnectionLost
+    })
+    assert.deepStrictEqual(describeFirstExchange(closed, { tls: true, clientCertificate: false }), {
+      line: `${lost}; the server may require a client certificate: give --cert and --key`,
+      exitCode: ExitCode.ConnectionLost
+    })
+    assert.deepStrictEqual(describeFirstExchange(closed, { tls: true, clientCertificate: true }), {
+      line: `${lost}; the server may refuse the client certificate of --cert and --key (not signed by a CA it trusts?)`,
+      exitCode: ExitCode.ConnectionLost
+    })
+    // A TLS alert record read as a frame length: the peer speaks TLS.
+    const alertRecord = new ConnectionError({
+      reason: "Protocol",
+      address,
+      cause: new FrameTooLargeError({
+        direction: "inbound",
+        size: 0x15030300,
+        maxSize: 1024,
+        header: Uint8Array.of(0x15, 0x03, 0x03, 0x00)
+      })
+    })
+    assert.deepStrictEqual(describeFirstExchange(alertRecord, { tls: false, clientCertificate: false }), {
+      line: "127.0.0.1:9 answered with TLS: it is a TLS port, connect with --tls",
+      exitCode: ExitCode.ConnectionLost
+    })
+    // What the peer explains needs no guess.
+    const refusedAttempt = new ConnectionError({ reason: "Connect", address, cause: refused })
+    assert.deepStrictEqual(
+      describeFirstExchange(refusedAttempt, { tls: false, clientCertificate: false }),
+      describeFailure(refusedAttempt)
+    )
   })
 
   it("the CLI's own errors keep their words and code", () => {

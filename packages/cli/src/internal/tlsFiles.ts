@@ -40,16 +40,58 @@ export const readOptional = (
  */
 export type Given = Partial<Record<"ca" | "cert" | "key" | "serverName", string>>
 
+/** The path of a `Given` entry (`--key /x.pem` → `/x.pem`). */
+const pathOf = (given: string | undefined): string | undefined =>
+  given === undefined || !given.includes(" ") ? undefined : given.slice(given.indexOf(" ") + 1)
+
+/**
+ * OpenSSL's reasons in words: a key that is not the certificate's, PEM of the wrong kind. `undefined` leaves
+ * Node's own first line.
+ */
+const inWords = (field: string, rule: string, given: Given): string | undefined => {
+  if (field === "key" && rule.includes("key values mismatch")) {
+    return `is not --cert's key: it does not match the certificate in ${pathOf(given.cert) ?? "--cert"}`
+  }
+  if (rule.includes("DECODER routines::unsupported") || rule.includes("no start line")) {
+    if (field === "key") return "holds no PEM private key"
+    if (field === "cert") return "holds no PEM certificate"
+  }
+  return undefined
+}
+
 /**
  * `TlsConfig.make`'s `ConfigurationError` as a usage error naming the flag and its file: `--key /x.pem is not
- * usable: …key values mismatch`. Node's reason is kept to its first line.
+ * --cert's key: …`. Reasons the CLI does not know are Node's, kept to their first line.
  *
  * @since 0.2.0
  */
 export const usageError = (error: ConfigurationError, given: Given): CliError => {
   const issue = error.issues?.[0] ?? error
   const flag = given[issue.field as keyof Given] ?? "the TLS options"
-  return new CliError({ reason: `${flag} ${issue.rule.split("\n")[0]!.trim()}`, exitCode: ExitCode.Usage })
+  const rule = inWords(issue.field, issue.rule, given) ?? issue.rule.split("\n")[0]!.trim()
+  return new CliError({ reason: `${flag} ${rule}`, exitCode: ExitCode.Usage })
+}
+
+/** PEM of an encrypted private key: PKCS #8 (`ENCRYPTED PRIVATE KEY`) or OpenSSL's legacy headers. */
+const isEncrypted = (pem: string): boolean =>
+  pem.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || pem.includes("Proc-Type: 4,ENCRYPTED")
+
+/**
+ * A usage error when the key of `--key` is encrypted: the CLI asks for no passphrase, and OpenSSL's own
+ * word for it is `bad decrypt`.
+ *
+ * @since 0.3.0
+ */
+export const checkKey = (key: string | undefined, given: Given): Effect.Effect<void, CliError> => {
+  if (key === undefined || !isEncrypted(key)) return Effect.void
+  const path = pathOf(given.key) ?? "KEY"
+  return Effect.fail(
+    new CliError({
+      reason: `${given.key ?? "--key"} is encrypted: decrypt it with \`openssl pkey -in ${path} -out ${path}.plain\` ` +
+        "and give that file",
+      exitCode: ExitCode.Usage
+    })
+  )
 }
 
 /**
@@ -61,4 +103,7 @@ export const make = (
   input: TlsConfig.TlsConfigInput,
   given: Given
 ): Effect.Effect<TlsConfig.TlsConfig, CliError> =>
-  Effect.mapError(TlsConfig.make(input), (error) => usageError(error, given))
+  Effect.zipRight(
+    checkKey(typeof input.key === "string" ? input.key : undefined, given),
+    Effect.mapError(TlsConfig.make(input), (error) => usageError(error, given))
+  )
