@@ -19,6 +19,30 @@ const packages = [
   { dir: "packages/remoting", esmOnly: [] }
 ]
 
+// `--if-stale` (each package's `prepack`): nothing to do when every package has a build newer than its sources,
+// so that `pnpm pack:all`, which builds once, does not build again per package, while a bare `pnpm pack` of a
+// package never ships a tarball without dist/.
+const newestSource = (dir) => {
+  let newest = 0
+  for (const file of Fs.readdirSync(Path.join(root, dir, "src"), { recursive: true, encoding: "utf8" })) {
+    newest = Math.max(newest, Fs.statSync(Path.join(root, dir, "src", file)).mtimeMs)
+  }
+  for (const file of ["package.json", "tsconfig.build.json"]) {
+    newest = Math.max(newest, Fs.statSync(Path.join(root, dir, file)).mtimeMs)
+  }
+  return newest
+}
+const builtAt = (dir) => {
+  try {
+    return Fs.statSync(Path.join(root, dir, "dist", "cjs", "package.json")).mtimeMs
+  } catch {
+    return 0
+  }
+}
+if (process.argv.includes("--if-stale") && packages.every(({ dir }) => builtAt(dir) >= newestSource(dir))) {
+  process.exit(0)
+}
+
 // A stale build-info file would make tsc skip emitting into a dist/ that was removed: start clean.
 for (const { dir } of packages) {
   Fs.rmSync(Path.join(root, dir, "dist"), { recursive: true, force: true })

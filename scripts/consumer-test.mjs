@@ -10,15 +10,18 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { after, before, describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
+import { packAll, packageDirs, peerDependencies } from "./pack-all.mjs"
 import { checkTarball } from "./tarball-rules.mjs"
 
 const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const fixtures = Path.join(root, "scripts", "consumer")
-const packageDirs = ["packages/transport", "packages/transport-node", "packages/cli", "packages/remoting"]
 const rootManifest = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
-// The registry dependencies a user adds beside ours, at the versions the workspace pins.
-const registryDependencies = ["effect", "@effect/platform", "@effect/platform-node", "typescript", "@types/node"]
-  .map((name) => `${name}@${rootManifest.devDependencies[name]}`)
+// The registry dependencies a user adds beside ours: the peers `pnpm pack:all` tells them to install, and what a
+// TypeScript consumer adds, at the versions the workspace pins.
+const registryDependencies = [
+  ...peerDependencies,
+  ...["typescript", "@types/node"].map((name) => `${name}@${rootManifest.devDependencies[name]}`)
+]
 
 const run = (command, args, options = {}) => {
   const result = spawnSync(command, args, { encoding: "utf8", timeout: 120_000, ...options })
@@ -34,13 +37,8 @@ const tarballs = []
 
 before(() => {
   work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rocketmq-effect-consumer-"))
-  const packs = Path.join(work, "tarballs")
-  Fs.mkdirSync(packs)
-  for (const dir of packageDirs) {
-    const out = execFileSync("pnpm", ["pack", "--pack-destination", packs], { cwd: Path.join(root, dir), encoding: "utf8" })
-    const file = out.trim().split("\n").pop().trim()
-    tarballs.push({ dir, file: Path.isAbsolute(file) ? file : Path.join(packs, Path.basename(file)) })
-  }
+  // As `pnpm pack:all` packs them; the build is `pnpm consumer`'s (or `pnpm test`'s) own step.
+  tarballs.push(...packAll(Path.join(work, "tarballs"), { build: false }))
   project = Path.join(work, "project")
   Fs.mkdirSync(project)
   Fs.writeFileSync(
@@ -77,6 +75,24 @@ describe("tarballs", () => {
       console.log(`# ${Path.basename(file)}: ${(size / 1024).toFixed(1)} KiB, ${entries.length} files`)
     })
   }
+})
+
+describe("pnpm pack:all", () => {
+  it("packs every package into the folder given and prints the one line that installs them with the Effect peers", () => {
+    const destination = Path.join(work, "pack-all")
+    const result = run(process.execPath, [Path.join(root, "scripts", "pack-all.mjs"), destination, "--no-build"], {
+      cwd: root
+    })
+    expectSuccess(result, "pack-all")
+    const line = result.stdout.split("\n").find((l) => l.startsWith("npm install "))
+    assert.ok(line !== undefined, result.stdout)
+    const words = line.split(" ").slice(2)
+    const packed = Fs.readdirSync(destination).filter((name) => name.endsWith(".tgz")).sort()
+    assert.deepEqual(words.filter((word) => word.endsWith(".tgz")).map((file) => Path.basename(file)).sort(), packed)
+    assert.equal(packed.length, packageDirs.length)
+    assert.deepEqual(words.filter((word) => !word.endsWith(".tgz")), peerDependencies)
+    assert.ok(peerDependencies.includes(`effect@${rootManifest.devDependencies.effect}`))
+  })
 })
 
 describe("installed packages", () => {
