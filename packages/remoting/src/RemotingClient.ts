@@ -23,9 +23,10 @@
  * ```
  *
  * How a call goes (`invoke`):
- * - It takes one of `maxInFlight` slots, waits for the transport to be connected, takes an opaque (a counter
- *   wrapping like Java's `int`, skipping opaques still in flight), registers itself under it, and only then
- *   writes the request. Everything is bounded by the call's `timeout` (default `defaultTimeout`, 3 s): past
+ * - It takes one of `maxInFlight` slots, waits for the transport to be connected (or, with
+ *   `awaitConnection: false`, fails at once with `ConnectionError` reason `"NotConnected"`), takes an opaque
+ *   (a counter wrapping like Java's `int`, skipping opaques still in flight), registers itself under it, and
+ *   only then writes the request. Everything is bounded by the call's `timeout` (default `defaultTimeout`, 3 s): past
  *   it the call fails with `RemotingClientError` reason `"InFlightLimit"` when it never got a slot, `"Timeout"`
  *   otherwise (saying what it was waiting for).
  * - Responses are the frames with flag bit 0 set; each goes to the call registered under its opaque. One that
@@ -314,6 +315,14 @@ export interface InvokeOptions {
   readonly timeout?: Duration.DurationInput | undefined
   /** Overrides the client's `serializeType` for this request (`POP_MESSAGE` fits `JSON` only). */
   readonly serializeType?: SerializeType | undefined
+  /**
+   * When there is no connection, wait for one within the call's timeout (`true`, the default, as Java's
+   * `invokeSync`), or fail at once with `ConnectionError` reason `"NotConnected"` (`false`, as the transport's
+   * own `send` does by default).
+   *
+   * @since 0.3.0
+   */
+  readonly awaitConnection?: boolean | undefined
 }
 
 // ---- the service ----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -122,6 +123,39 @@ describe("RemotingClient timing (TestConnector, TestClock)", () => {
       }
       for (const call of calls) assert.strictEqual((yield* Fiber.join(call)).code, ResponseCode.SUCCESS)
       assert.strictEqual(yield* Clock.currentTimeMillis, 2000, "within the 3 s timeout")
+    }))
+
+  it.scoped("awaitConnection: false fails at once with NotConnected, as the transport's send does", () =>
+    Effect.gen(function*() {
+      const { client } = yield* setup({}, {}, (peer) => peer.setDefault("refuse"))
+      const error = yield* Effect.flip(
+        client.invoke(request(RequestCode.PULL_MESSAGE), { awaitConnection: false, timeout: "1 minute" })
+      )
+      assert.strictEqual(error._tag === "ConnectionError" && error.reason, "NotConnected", error.message)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+    }))
+
+  it.scoped("losing the broker and getting it back are said at Warning", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      yield* Effect.gen(function*() {
+        const { client, peer } = yield* setup({}, { retryInterval: "1 second" }, (peer) => peer.setDefault("accept"))
+        const first = yield* peer.accepted
+        yield* eventually(Effect.map(client.transport.isConnected, (up) => up))
+        assert.deepStrictEqual(warnings, [], "a healthy connection says nothing")
+        yield* peer.setDefault("refuse")
+        yield* first.reset
+        yield* eventually(Effect.sync(() => warnings.length === 1))
+        assert.match(warnings[0]!, /^lost the connection to broker:10911: .*; calls wait for the next one/, JSON.stringify(warnings))
+        yield* peer.setDefault("accept")
+        yield* TestClock.adjust("3 seconds")
+        yield* peer.accepted
+        yield* eventually(Effect.sync(() => warnings.length >= 2))
+        assert.match(warnings[1]!, /^connected to broker:10911 again after \d/)
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
     }))
 
   it.scoped("calls waiting for a connection fail RetriesExhausted at once when the schedule gives up", () =>

@@ -93,6 +93,21 @@ export interface OperationOptions {
 }
 
 /**
+ * Per-call options of the sends (`send`, `sendAll`, `output`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SendOptions extends OperationOptions {
+  /**
+   * When there is no connection, wait for one within `timeout` instead of failing at once with
+   * `ConnectionError` reason `"NotConnected"` (the default, as the seed's `output`). The wait ends with the
+   * schedule giving up (`RetriesExhausted`) or the transport closing, as `awaitConnected` does.
+   */
+  readonly awaitConnection?: boolean | undefined
+}
+
+/**
  * Options of `drop`.
  *
  * @since 0.3.0
@@ -160,9 +175,9 @@ export interface TransportService {
     ConnectionError | ConnectionClosedError
   >
   /** Writes bytes that are already framed (the seed's `output`). */
-  readonly output: (bytes: Uint8Array, options?: OperationOptions) => Effect.Effect<void, SendError>
+  readonly output: (bytes: Uint8Array, options?: SendOptions) => Effect.Effect<void, SendError>
   /** Frames `payload` and writes it. */
-  readonly send: (payload: Uint8Array, options?: OperationOptions) => Effect.Effect<void, SendError>
+  readonly send: (payload: Uint8Array, options?: SendOptions) => Effect.Effect<void, SendError>
   /**
    * `send` for a caller that is not a fiber (a request/response client completing its calls from callbacks):
    * frames `payload` and queues it, then calls `settled` once, with no error when the connection accepted the
@@ -184,7 +199,7 @@ export interface TransportService {
    * them, and they complete or fail together. If one is over `maxMessageSize`, none is sent. The way to
    * pipeline many frames from one fiber.
    */
-  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: OperationOptions) => Effect.Effect<void, SendError>
+  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: SendOptions) => Effect.Effect<void, SendError>
   /** The next inbound payload (the seed's `recv_pkg`). An empty frame is an empty array. */
   readonly recvPkg: (options?: OperationOptions) => Effect.Effect<Uint8Array, ReceiveError>
   /** Exactly `size` inbound bytes, ignoring framing (the seed's `recv`). */

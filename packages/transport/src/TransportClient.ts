@@ -37,7 +37,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as ConnectionState from "./ConnectionState.js"
-import type { OperationOptions } from "./Transport.js"
+import type { OperationOptions, SendOptions } from "./Transport.js"
 import type { TransportService } from "./Transport.js"
 import { Transport } from "./Transport.js"
 import type { TransportConfig } from "./TransportConfig.js"
@@ -63,10 +63,10 @@ export interface TransportClient extends AsyncDisposable {
   readonly awaitConnected: (
     options?: OperationOptions
   ) => Promise<ConnectionState.ConnectionState & { readonly _tag: "Connected" }>
-  readonly send: (payload: Uint8Array, options?: OperationOptions) => Promise<void>
+  readonly send: (payload: Uint8Array, options?: SendOptions) => Promise<void>
   /** Frames several payloads and writes them in order as one write; see `Transport.sendAll`. */
-  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: OperationOptions) => Promise<void>
-  readonly output: (bytes: Uint8Array, options?: OperationOptions) => Promise<void>
+  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: SendOptions) => Promise<void>
+  readonly output: (bytes: Uint8Array, options?: SendOptions) => Promise<void>
   readonly recvPkg: (options?: OperationOptions) => Promise<Uint8Array>
   readonly recv: (size: number, options?: OperationOptions) => Promise<Uint8Array>
   /**

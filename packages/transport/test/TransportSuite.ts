@@ -429,6 +429,37 @@ export const suite = (harness: Harness): void => {
           assert.deepStrictEqual(waiting._tag === "Disconnected" && waiting.retryIn, Option.some(Duration.minutes(1)))
         }))
 
+      test("a send with awaitConnection waits for the next connection within its timeout, then goes on it", () =>
+        Effect.gen(function*() {
+          const { conn, peer, transport } = yield* connect({ retryInterval: "200 millis" }, { stableAfter: "1 minute" })
+          yield* conn.reset
+          yield* awaitState(transport, (s) => s._tag === "Disconnected")
+          const failed = yield* Effect.flip(transport.send(text("now")))
+          assert.strictEqual(failed._tag === "ConnectionError" && failed.reason, "NotConnected", "the default")
+          const waiting = yield* Effect.fork(
+            transport.send(text("later"), { awaitConnection: true, timeout: "5 seconds" })
+          )
+          yield* awaitSuspended(waiting)
+          yield* elapse("200 millis")
+          const second = yield* peer.accepted
+          yield* Fiber.join(waiting)
+          assert.strictEqual(decodeText(yield* second.takeFrame), "later")
+        }))
+
+      test("a send with awaitConnection fails TimeoutError when no connection comes within its timeout", () =>
+        Effect.gen(function*() {
+          const { conn, transport } = yield* connect({ retryInterval: "1 minute" }, { stableAfter: "1 minute" })
+          yield* conn.reset
+          yield* awaitState(transport, (s) => s._tag === "Disconnected")
+          const waiting = yield* Effect.fork(
+            transport.sendAll([text("a"), text("b")], { awaitConnection: true, timeout: "100 millis" })
+          )
+          yield* awaitSuspended(waiting)
+          yield* elapse("100 millis")
+          const error = yield* Effect.flip(Fiber.join(waiting))
+          assert.strictEqual(error._tag === "TimeoutError" && error.operation, "send", error.message)
+        }))
+
       test("a receive that times out consumes nothing: the half-received frame goes whole to the next", () =>
         Effect.gen(function*() {
           const { conn, transport } = yield* connect()

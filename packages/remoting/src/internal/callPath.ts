@@ -58,6 +58,8 @@ class Call implements Deadline {
     readonly request: RemotingCommand,
     readonly oneway: boolean,
     readonly serializeType: SerializeType,
+    /** Wait for a connection when there is none, rather than fail at once. */
+    readonly awaitConnection: boolean,
     readonly timeout: Duration.Duration,
     /** The deadline: `Infinity` when the call has no time bound. */
     readonly at: number,
@@ -203,7 +205,8 @@ export class CallPath {
     request: RemotingCommand,
     oneway: boolean,
     timeout: Duration.DurationInput | undefined,
-    serializeType: SerializeType | undefined
+    serializeType: SerializeType | undefined,
+    awaitConnection: boolean
   ): Effect.Effect<RemotingCommand | void, CallError> {
     const options = this.options
     const run = (span: Tracer.Span | undefined) =>
@@ -220,6 +223,7 @@ export class CallPath {
           request,
           oneway,
           serializeType ?? options.defaultSerializeType,
+          awaitConnection,
           bound,
           at,
           started,
@@ -324,6 +328,12 @@ export class CallPath {
     const generation = this.generation
     if (generation === undefined) {
       if (this.exhausted !== undefined) return this.finish(call, Exit.fail(this.exhausted))
+      if (!call.awaitConnection) {
+        return this.finish(
+          call,
+          Exit.fail(new ConnectionError({ reason: "NotConnected", address: this.options.address }))
+        )
+      }
       call.stage = Stage.Connection
       this.parked.push(call)
       return

@@ -2,7 +2,7 @@ import * as Deadlines from "@rocketmq-effect/transport/Deadlines"
 import type { TransportService } from "@rocketmq-effect/transport/Transport"
 import { ConnectionError } from "@rocketmq-effect/transport/TransportError"
 import type * as Chunk from "effect/Chunk"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberHandle from "effect/FiberHandle"
@@ -241,13 +241,26 @@ export const make = (
     // ---- the connection's comings and goings ------------------------------------------------------------
 
     const connectionFibers = yield* FiberHandle.make<void, never>()
+    // A connection that was up and went is a broker lost: said at Warning, and so is getting it back.
+    let lostAt: number | undefined = undefined
+    let up = false
     const watcher = transport.changes.pipe(
       Stream.runForEach((state) => {
         switch (state._tag) {
           case "Connected": {
             calls.connected(state.generation)
+            up = true
             const work = liveness.whileConnected(state.generation)
-            return work === undefined ? Effect.void : FiberHandle.run(connectionFibers, work)
+            const run = work === undefined ? Effect.void : FiberHandle.run(connectionFibers, work)
+            if (lostAt === undefined) return run
+            const after = now() - lostAt
+            lostAt = undefined
+            return Effect.zipRight(
+              log(LogLevel.Warning, `connected to ${address} again after ${Duration.format(Duration.millis(after))}`, {
+                generation: state.generation
+              }),
+              run
+            )
           }
           case "Disconnected": {
             // Fail first: the calls must not wait while the connection's fibers are being interrupted.
@@ -259,7 +272,20 @@ export const make = (
                 ? new ConnectionError({ reason: "RetriesExhausted", address, attempts: state.attempts, cause })
                 : undefined
             )
-            return FiberHandle.clear(connectionFibers)
+            const cleared = FiberHandle.clear(connectionFibers)
+            if (!up) return cleared
+            up = false
+            lostAt = now()
+            // The first line: a cause's message may carry a stack below it.
+            const why = cause === undefined ? "" : `: ${cause.message.split("\n", 1)[0]}`
+            return Effect.zipRight(
+              cleared,
+              log(
+                LogLevel.Warning,
+                `lost the connection to ${address}${why}; calls wait for the next one within their timeouts`,
+                { generation: state.generation }
+              )
+            )
           }
           case "Closed": {
             calls.close()
@@ -274,7 +300,14 @@ export const make = (
     // ---- the service ----------------------------------------------------------------------------------
 
     const invoke = (request: RemotingCommand, options?: InvokeOptions) =>
-      calls.call("rocketmq.remoting.invoke", request, false, options?.timeout, options?.serializeType) as Effect.Effect<
+      calls.call(
+        "rocketmq.remoting.invoke",
+        request,
+        false,
+        options?.timeout,
+        options?.serializeType,
+        options?.awaitConnection !== false
+      ) as Effect.Effect<
         RemotingCommand,
         InvokeError
       >
@@ -300,7 +333,8 @@ export const make = (
           request,
           true,
           options?.timeout,
-          options?.serializeType
+          options?.serializeType,
+          options?.awaitConnection !== false
         ) as Effect.Effect<void, InvokeError>,
       register: (code, handler) =>
         Effect.sync(() =>

@@ -14,6 +14,7 @@ import type {
   DropOptions,
   OperationOptions,
   SendError,
+  SendOptions,
   TransportService,
   TypeId,
   UnsafeSendOptions
@@ -152,16 +153,32 @@ export const make = (
 
     // ---- sending ----------------------------------------------------------------------------------------
 
-    const write = (parts: ReadonlyArray<Uint8Array>, options: OperationOptions | undefined, frames = 1) =>
-      Effect.suspend(() => {
-        if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "send" }))
-        const live = link.live
-        if (live === undefined) return Effect.fail(new ConnectionError({ reason: "NotConnected", address }))
-        const limit = limitFor("send", options)
-        return live.outbox.offer(parts, limit === undefined ? undefined : { deadlines, ...limit }, frames)
-      })
+    // A send that finds no connection fails `NotConnected`, unless it asked to wait for one within its time.
+    const awaitLive = state.awaitConnected("send", (connected) => link.live?.generation === connected.generation)
 
-    const send = (payload: Uint8Array, options?: OperationOptions) => {
+    const write = (parts: ReadonlyArray<Uint8Array>, options: SendOptions | undefined, frames = 1) =>
+      Effect.suspend(() => writeWithin(parts, limitFor("send", options), options?.awaitConnection === true, frames))
+
+    const writeWithin = (
+      parts: ReadonlyArray<Uint8Array>,
+      limit: TimeLimit<TimeoutError> | undefined,
+      awaitConnection: boolean,
+      frames: number
+    ): Effect.Effect<void, SendError> => {
+      if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "send" }))
+      const live = link.live
+      if (live !== undefined) {
+        return live.outbox.offer(parts, limit === undefined ? undefined : { deadlines, ...limit }, frames)
+      }
+      if (!awaitConnection) return Effect.fail(new ConnectionError({ reason: "NotConnected", address }))
+      const waited = limit === undefined ? awaitLive : Effect.timeoutFail(awaitLive, {
+        duration: Duration.millis(Math.max(0, limit.at - now())),
+        onTimeout: limit.error
+      })
+      return Effect.zipRight(waited, Effect.suspend(() => writeWithin(parts, limit, awaitConnection, frames)))
+    }
+
+    const send = (payload: Uint8Array, options?: SendOptions) => {
       const parts = framePayload(payload, framing)
       return parts instanceof FrameTooLargeError ? Effect.fail(parts) : write(parts, options)
     }
@@ -188,14 +205,14 @@ export const make = (
       return live.outbox.offerCallback(parts, 1, settled)
     }
 
-    const sendAll = (payloads: Iterable<Uint8Array>, options?: OperationOptions) => {
+    const sendAll = (payloads: Iterable<Uint8Array>, options?: SendOptions) => {
       const list = Array.isArray(payloads) ? payloads as ReadonlyArray<Uint8Array> : Array.from(payloads)
       if (list.length === 0) return Effect.void
       const parts = framePayloads(list, framing)
       return parts instanceof FrameTooLargeError ? Effect.fail(parts) : write(parts, options, list.length)
     }
 
-    const output = (bytes: Uint8Array, options?: OperationOptions) => {
+    const output = (bytes: Uint8Array, options?: SendOptions) => {
       const tooLarge = checkFramed(bytes, framing)
       return tooLarge !== undefined ? Effect.fail(tooLarge) : write([bytes], options)
     }
