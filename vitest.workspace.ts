@@ -4,5 +4,6 @@ export default defineWorkspace([
   "packages/transport/vitest.config.ts",
   "packages/transport-node/vitest.config.ts",
   "packages/cli/vitest.config.ts",
-  "packages/remoting/vitest.config.ts"
+  "packages/remoting/vitest.config.ts",
+  "packages/test-kit/vitest.config.ts"
 ])

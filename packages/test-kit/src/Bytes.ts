@@ -1,0 +1,28 @@
+/**
+ * Bytes in tests: comparison, concatenation, and contents that show misordered or misaligned data.
+ */
+
+/** The same length and the same bytes. */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The parts, one after another. */
+export const concatBytes = (...parts: Array<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+/** Bytes whose content depends on `seed` and position, so misordered or misaligned data shows. */
+export const pattern = (size: number, seed = 0): Uint8Array => {
+  const bytes = new Uint8Array(size)
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed * 17 + (i >>> 8)) & 0xff
+  return bytes
+}
