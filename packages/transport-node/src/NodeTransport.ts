@@ -116,18 +116,28 @@ export function layer(
  * The transport over TCP with its config loaded through Effect `Config`, by default from `TRANSPORT_*`
  * environment variables (see `TransportConfig.config`), and TLS from `TRANSPORT_TLS_*` ones (see
  * `TlsConfig.config`; plain TCP unless `TRANSPORT_TLS_ENABLED=true`). A `tls` option replaces what the
- * environment says of TLS.
+ * environment says of TLS. With the default config, a `TRANSPORT_*` variable that is none of these (a typo:
+ * `TRANSPORT_PROT`) fails the layer with a `ConfigurationError` naming it and the closest known name.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config<TransportConfig> = TransportConfigModule.config(),
+  config?: Config.Config<TransportConfig>,
   options?: Options & { readonly tlsConfig?: Config.Config<Option.Option<TlsConfig.TlsConfig>> | undefined }
 ): Layer.Layer<Transport.Transport | NodeTransport, ConfigError.ConfigError | ConfigurationError> =>
   Layer.scopedContext(
     Effect.gen(function*() {
-      const transportConfig = yield* config
+      if (config === undefined) {
+        // The default: TRANSPORT_* variables. One that is none of them is a typo, not a setting to ignore.
+        yield* TransportConfigModule.checkVariables({
+          known: [
+            ...TransportConfigModule.variables(),
+            ...(options?.tlsConfig === undefined ? TlsConfigModule.variables() : [])
+          ]
+        })
+      }
+      const transportConfig = yield* (config ?? TransportConfigModule.config())
       const tls = options?.tls ??
         Option.getOrUndefined(yield* options?.tlsConfig ?? TlsConfigModule.config())
       return yield* makeContext(transportConfig, options).pipe(withConnector(tls))

@@ -276,6 +276,17 @@ const FILE_VARIABLES = ["CA_FILE", "CERT_FILE", "KEY_FILE"] as const
 const OTHER_VARIABLES = ["KEY_PASSPHRASE", "SERVER_NAME", "REJECT_UNAUTHORIZED", "MIN_VERSION"] as const
 
 /**
+ * The environment variables `config` reads, with `prefix` (default `TRANSPORT`): `TRANSPORT_TLS_ENABLED`, …
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const variables = (prefix = "TRANSPORT"): ReadonlyArray<string> =>
+  ["ENABLED", ...FILE_VARIABLES, ...OTHER_VARIABLES].map((suffix) =>
+    prefix === "" ? `TLS_${suffix}` : `${prefix}_TLS_${suffix}`
+  )
+
+/**
  * TLS from environment variables, beside the transport's own (`TRANSPORT_HOST`, …):
  *
  * - `TRANSPORT_TLS_ENABLED`: `true` to connect over TLS; `false` unless set. The variables below are

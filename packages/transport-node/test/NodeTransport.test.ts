@@ -125,6 +125,58 @@ describe("NodeTransport", () => {
       }))
   })
 
+  describe("layerConfig and typos", () => {
+    it.effect("a TRANSPORT_* variable that is none it reads fails the layer, naming the closest one", () =>
+      Effect.gen(function*() {
+        const provider = ConfigProvider.fromMap(
+          new Map([
+            ["TRANSPORT_HOST", "127.0.0.1"],
+            ["TRANSPORT_PROT", "10911"],
+            ["TRANSPORT_IDLE_TIMOUT", "5"],
+            ["TRANSPORT_TLS_SERVER_NAME", "broker"]
+          ]),
+          { pathDelim: "_" }
+        )
+        const error = yield* Effect.flip(
+          Layer.build(NodeTransport.layerConfig()).pipe(
+            Effect.withConfigProvider(provider),
+            Effect.scoped
+          )
+        )
+        assert.strictEqual(error._tag, "ConfigurationError")
+        assert.include(
+          error.message,
+          "TRANSPORT_IDLE_TIMOUT is not a variable the transport reads: did you mean TRANSPORT_IDLE_TIMEOUT?"
+        )
+        assert.include(
+          error.message,
+          "TRANSPORT_PROT is not a variable the transport reads: did you mean TRANSPORT_PORT?"
+        )
+        assert.notInclude(error.message, "TRANSPORT_TLS_SERVER_NAME is not", "the TLS variables are known")
+      }))
+
+    it.effect("from the process environment too; a variable far from every name gets no guess", () =>
+      Effect.gen(function*() {
+        const before = { ...process.env }
+        process.env["TRANSPORT_PROT"] = "10911"
+        process.env["TRANSPORT_SOMETHING_ELSE"] = "x"
+        try {
+          const error = yield* Effect.flip(
+            Layer.build(NodeTransport.layerConfig()).pipe(
+              Effect.withConfigProvider(ConfigProvider.fromEnv()),
+              Effect.scoped
+            )
+          )
+          assert.strictEqual(error._tag, "ConfigurationError")
+          assert.include(error.message, "did you mean TRANSPORT_PORT?")
+          assert.include(error.message, "TRANSPORT_SOMETHING_ELSE is not a variable the transport reads")
+          assert.notInclude(error.message, "TRANSPORT_SOMETHING_ELSE is not a variable the transport reads:")
+        } finally {
+          for (const key of Object.keys(process.env)) if (!(key in before)) delete process.env[key]
+        }
+      }))
+  })
+
   describe("plain input", () => {
     live("layer({ host, port, … }) validates the fields and connects", () =>
       Effect.gen(function*() {

@@ -26,6 +26,7 @@ import * as Predicate from "effect/Predicate"
 import { getSomes } from "effect/Record"
 import * as Schema from "effect/Schema"
 import type { ParseOptions } from "effect/SchemaAST"
+import { closestName } from "./internal/closestName.js"
 import { describeValue } from "./internal/describeValue.js"
 import { ConfigurationError, type ConfigurationIssue } from "./TransportError.js"
 
@@ -726,6 +727,57 @@ export const config = (options?: EnvOptions): Config.Config<TransportConfig> => 
         (error, issue) => ConfigError.And(error, invalidData(issue))
       )))
 }
+
+/**
+ * The environment variables `config` and `fromEnv` read, with `prefix` (default `TRANSPORT`):
+ * `TRANSPORT_HOST`, `TRANSPORT_PORT`, …
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const variables = (prefix = "TRANSPORT"): ReadonlyArray<string> =>
+  fieldNames.map((key) => variableName(prefix, key))
+
+/**
+ * Fails with a `ConfigurationError` naming every variable under `prefix` (`TRANSPORT_…`) that is none of
+ * `known` (default: `variables(prefix)`), each with the known name closest to it (`TRANSPORT_PROT`: "did you
+ * mean TRANSPORT_PORT?"): a typo that would otherwise be ignored, leaving the default in its place. Reads the
+ * names through the current `ConfigProvider` (`ConfigProvider.fromEnv`, `_` between the parts of a name); a
+ * provider that cannot list them finds none. `NodeTransport.layerConfig()` runs it with the TLS variables
+ * known too.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const checkVariables = (options?: {
+  readonly prefix?: string | undefined
+  readonly known?: Iterable<string> | undefined
+}): Effect.Effect<void, ConfigurationError> =>
+  Effect.configProviderWith((provider) => {
+    const prefix = options?.prefix ?? "TRANSPORT"
+    const known = new Set(options?.known ?? variables(prefix))
+    const names = (path: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, ConfigError.ConfigError> =>
+      Effect.flatMap(provider.flattened.enumerateChildren(path), (children) => {
+        const parts = Array.from(children)
+        if (parts.length === 0) return Effect.succeed([path.join("_")])
+        return Effect.map(Effect.forEach(parts, (part) => names([...path, part])), Arr.flatten)
+      })
+    return names([prefix]).pipe(
+      Effect.orElseSucceed((): ReadonlyArray<string> => []),
+      Effect.flatMap((found) => {
+        const unknown = found.filter((name) => name !== prefix && !known.has(name)).sort()
+        if (unknown.length === 0) return Effect.void
+        const issues = unknown.map((field): ConfigurationIssue => {
+          const closest = closestName(field, known)
+          return {
+            field,
+            rule: `is not a variable the transport reads${closest === undefined ? "" : `: did you mean ${closest}?`}`
+          }
+        })
+        return Effect.fail(configurationError(issues as unknown as Issues))
+      })
+    )
+  })
 
 const invalidData = (issue: ConfigurationIssue): ConfigError.ConfigError =>
   ConfigError.InvalidData([issue.field], `${issue.rule}, got ${describeValue(issue.value)}`)
