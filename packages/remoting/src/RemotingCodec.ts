@@ -27,6 +27,7 @@
  *
  * @since 0.2.0
  */
+import * as Framing from "@rocketmq-effect/transport/Framing"
 import * as Either from "effect/Either"
 import * as BinaryHeader from "./internal/binaryHeader.js"
 import { readJsonHeader, writeJsonHeader } from "./internal/jsonHeader.js"
@@ -49,8 +50,6 @@ export const serializeTypeCode: { readonly [K in SerializeType]: number } = { JS
  * @category constants
  */
 export const MAX_HEADER_LENGTH = 0xffffff
-
-const MAX_FRAME_LENGTH = 0xffffffff
 
 const encodeWith = (
   command: RemotingCommand,
@@ -75,7 +74,7 @@ const encodeWith = (
   }
   const body = command.body
   const payloadLength = 4 + headerLength + body.length
-  if (payloadLength > MAX_FRAME_LENGTH) {
+  if (payloadLength > Framing.MAX_FRAME_LENGTH) {
     return Either.left(
       new RemotingCodecError({
         reason: "ValueOutOfRange",

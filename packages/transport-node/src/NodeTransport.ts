@@ -81,8 +81,7 @@ const withConnector = (tls: TlsConfig.TlsConfig | TlsConfig.TlsConfigInput | und
 
 const validate = (
   config: TransportConfig | Partial<TransportConfigInput>
-): Effect.Effect<TransportConfig, ConfigurationError> =>
-  TransportConfigModule.isTransportConfig(config) ? Effect.succeed(config) : TransportConfigModule.make(config)
+): Effect.Effect<TransportConfig, ConfigurationError> => TransportConfigModule.make(config)
 
 /**
  * The transport over TCP, connecting to `config.address` when the layer is built (unless `autoStart` is

@@ -73,6 +73,14 @@ export const ConnectionState = Data.taggedEnum<ConnectionState>()
 export const { Closed, Connected, Connecting, Disconnected } = ConnectionState
 
 /**
+ * The `Connected` state (what `awaitConnected` gives).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Connected = Data.TaggedEnum.Value<ConnectionState, "Connected">
+
+/**
  * The state before anything happened.
  *
  * @since 0.1.0
@@ -176,8 +184,7 @@ export const transition = (
  * @since 0.1.0
  * @category guards
  */
-export const isConnected = (state: ConnectionState): state is ConnectionState & { readonly _tag: "Connected" } =>
-  state._tag === "Connected"
+export const isConnected = (state: ConnectionState): state is Connected => state._tag === "Connected"
 
 /**
  * @since 0.1.0

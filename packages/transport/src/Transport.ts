@@ -39,7 +39,7 @@ import type { Connector } from "./Connector.js"
 import * as Framing from "./Framing.js"
 import * as internal from "./internal/transport.js"
 import type { TransportConfig, TransportConfigInput } from "./TransportConfig.js"
-import { isTransportConfig, make as makeConfig } from "./TransportConfig.js"
+import { make as makeConfig } from "./TransportConfig.js"
 import type {
   ConfigurationError,
   ConnectionClosedError,
@@ -171,7 +171,7 @@ export interface TransportService {
    * `ConnectionError` reason `"RetriesExhausted"` when the schedule gives up.
    */
   readonly awaitConnected: Effect.Effect<
-    ConnectionState.ConnectionState & { readonly _tag: "Connected" },
+    ConnectionState.Connected,
     ConnectionError | ConnectionClosedError
   >
   /** Writes bytes that are already framed (the seed's `output`). */
@@ -385,7 +385,7 @@ export function layer(
   return Layer.scoped(
     Transport,
     Effect.flatMap(
-      isTransportConfig(config) ? Effect.succeed(config) : makeConfig(config),
+      makeConfig(config),
       (config) => make(config, options)
     )
   )

@@ -62,7 +62,7 @@ export interface TransportClient extends AsyncDisposable {
    */
   readonly awaitConnected: (
     options?: OperationOptions
-  ) => Promise<ConnectionState.ConnectionState & { readonly _tag: "Connected" }>
+  ) => Promise<ConnectionState.Connected>
   readonly send: (payload: Uint8Array, options?: SendOptions) => Promise<void>
   /** Frames several payloads and writes them in order as one write; see `Transport.sendAll`. */
   readonly sendAll: (payloads: Iterable<Uint8Array>, options?: SendOptions) => Promise<void>

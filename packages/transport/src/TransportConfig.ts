@@ -26,6 +26,7 @@ import * as Predicate from "effect/Predicate"
 import { getSomes } from "effect/Record"
 import * as Schema from "effect/Schema"
 import type { ParseOptions } from "effect/SchemaAST"
+import { MAX_FRAME_LENGTH } from "./Framing.js"
 import { closestName } from "./internal/closestName.js"
 import { describeValue } from "./internal/describeValue.js"
 import { ConfigurationError, type ConfigurationIssue } from "./TransportError.js"
@@ -36,7 +37,7 @@ import { ConfigurationError, type ConfigurationIssue } from "./TransportError.js
  * @since 0.1.0
  * @category constants
  */
-export const MAX_MESSAGE_SIZE_LIMIT = 4_294_967_295
+export const MAX_MESSAGE_SIZE_LIMIT: number = MAX_FRAME_LENGTH
 
 /**
  * `host:port`, with an IPv6 literal in brackets (`[::1]:8080`; a host already in brackets is kept as it is).
@@ -528,7 +529,8 @@ const fromInput = (
 /**
  * Validates the given fields and fills in the rest from `defaults`. Fails with one `ConfigurationError`
  * whose message lists every unknown key and every field that breaks a rule (in declaration order), each with
- * its rule and the value given; its `field`, `rule` and `value` are those of the first.
+ * its rule and the value given; its `field`, `rule` and `value` are those of the first. A `TransportConfig`
+ * given in place of the fields is already valid: it comes back as it is.
  *
  * @example
  * ```ts
@@ -545,8 +547,10 @@ const fromInput = (
  * @since 0.1.0
  * @category constructors
  */
-export const make = (input: Partial<TransportConfigInput> = {}): Effect.Effect<TransportConfig, ConfigurationError> =>
-  fromInput(input, defaults)
+export const make = (
+  input: Partial<TransportConfigInput> | TransportConfig = {}
+): Effect.Effect<TransportConfig, ConfigurationError> =>
+  isTransportConfig(input) ? Effect.succeed(input) : fromInput(input, defaults)
 
 /**
  * A copy of `self` with `changes` applied, validated like `make`; `self` is unchanged. A field given as

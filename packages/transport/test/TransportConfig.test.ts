@@ -64,6 +64,13 @@ describe("TransportConfig", () => {
       assert.isTrue(Equal.equals(yield* TransportConfig.make({}), TransportConfig.DEFAULT))
     }))
 
+  it.effect("make(config) gives a TransportConfig back as it is: the one way to take either", () =>
+    Effect.gen(function*() {
+      const config = yield* TransportConfig.make({ host: "broker", port: 9876 })
+      assert.strictEqual(yield* TransportConfig.make(config), config)
+      assert.strictEqual(TransportConfig.MAX_MESSAGE_SIZE_LIMIT, 0xffffffff)
+    }))
+
   it("presets have the seed's values", () => {
     assert.deepStrictEqual(TransportConfig.toDict(TransportConfig.HIGH_PERFORMANCE), {
       ...seedDefaults,

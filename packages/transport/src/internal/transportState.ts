@@ -15,7 +15,7 @@ import { ConnectionClosedError, ConnectionError } from "../TransportError.js"
  *
  * @internal
  */
-export type Connected = ConnectionState.ConnectionState & { readonly _tag: "Connected" }
+export type Connected = ConnectionState.Connected
 
 const stateNumber = (state: ConnectionState.ConnectionState): number =>
   state._tag === "Disconnected" ? 0 : state._tag === "Connecting" ? 1 : state._tag === "Connected" ? 2 : 3
