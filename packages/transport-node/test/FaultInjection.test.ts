@@ -1,4 +1,6 @@
 import { assert, describe } from "@effect/vitest"
+import { concatBytes, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import * as Framing from "@rocketmq-effect/transport/Framing"
 import * as Transport from "@rocketmq-effect/transport/Transport"
@@ -14,12 +16,11 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
-import { eventually, listenPlain, pattern, trackClose, unusedPort } from "./PlainPeers.js"
+import { listenPlain, trackClose, unusedPort } from "./PlainPeers.js"
 import {
   awaitState,
   awaitTcpHandles,
   causeReason,
-  concatBytes,
   configFor,
   echoServer,
   hangingPort,
@@ -30,7 +31,6 @@ import {
   makeTransport,
   MiB,
   recordStates,
-  sameBytes,
   tcpHandles
 } from "./TcpFixtures.js"
 
@@ -118,16 +118,16 @@ describe("FaultInjection", () => {
           }
         }).pipe(Effect.forkScoped)
 
-        yield* eventually(() => received.length >= 50).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => received.length >= 50)).pipe(Effect.timeout("5 seconds"))
         phase = "outage"
         yield* Scope.close(firstServer, Exit.void)
         yield* states.next((s) => s._tag === "Disconnected")
         // Sends keep coming during the outage; the port refuses connections until the new server is up.
-        yield* eventually(() => failures.length >= 5).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => failures.length >= 5)).pipe(Effect.timeout("5 seconds"))
         yield* echoServer({ port })
         phase = "after"
         yield* states.next(isConnected(2))
-        yield* eventually(() => sentAfter.length >= 50 && received.includes(sentAfter[49]!)).pipe(
+        yield* eventually(Effect.sync(() => sentAfter.length >= 50 && received.includes(sentAfter[49]!))).pipe(
           Effect.timeout("5 seconds")
         )
         yield* Fiber.interrupt(sender)
@@ -177,9 +177,9 @@ describe("FaultInjection", () => {
           assert.isAbove(state.generation, generation, "each restart brings a new connection")
           generation = state.generation
           const before = received.length
-          yield* eventually(() => received.length >= before + 3).pipe(Effect.timeout("5 seconds"))
+          yield* eventually(Effect.sync(() => received.length >= before + 3)).pipe(Effect.timeout("5 seconds"))
           yield* Scope.close(server, Exit.void)
-          yield* eventually(() => !ConnectionState.isConnected(Effect.runSync(transport.state))).pipe(
+          yield* eventually(Effect.sync(() => !ConnectionState.isConnected(Effect.runSync(transport.state)))).pipe(
             Effect.timeout("5 seconds")
           )
           server = yield* Scope.make()
@@ -241,7 +241,9 @@ describe("FaultInjection", () => {
             yield* write(first, bytes)
             // The partial frame has been read by the transport before the peer drops.
             const address = transport.config.address
-            yield* eventually(() => Effect.runSync(bytesIn(address)) >= bytes.length).pipe(Effect.timeout("5 seconds"))
+            yield* eventually(Effect.sync(() => Effect.runSync(bytesIn(address)) >= bytes.length)).pipe(
+              Effect.timeout("5 seconds")
+            )
             drop(first)
             // Far sooner than the receive's own one-minute timeout.
             const exit = yield* Fiber.await(pending).pipe(Effect.timeout("5 seconds"))
@@ -455,7 +457,7 @@ describe("FaultInjection", () => {
         })
         const marker = 99_999
         yield* transport.send(numbered(marker, 16), { timeout: "10 seconds" })
-        yield* eventually(() => got.includes(marker) || bad.length > 0).pipe(Effect.timeout("10 seconds"))
+        yield* eventually(Effect.sync(() => got.includes(marker) || bad.length > 0)).pipe(Effect.timeout("10 seconds"))
         assert.deepStrictEqual(bad, [])
         for (let i = 1; i < got.length; i++) assert.isAbove(got[i]!, got[i - 1]!)
         const delivered = new Set(got)

@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
@@ -13,28 +15,19 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { afterAll } from "vitest"
 import * as Peers from "./InteropPeers.js"
-import { pattern } from "./PlainPeers.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB
 
-const netty = Peers.nettyPrerequisites()
+const netty = Prerequisites.netty()
 const python = Peers.pythonPrerequisites()
-const skipNetty = Peers.skipReason(netty)
-const skipPython = Peers.skipReason(python)
+const skipNetty = Prerequisites.skipReason(netty)
+const skipPython = Prerequisites.skipReason(python)
 for (const [peer, reason] of [["Netty", skipNetty], ["Python", skipPython]] as const) {
   if (reason !== undefined) console.warn(`Interop: skipping the ${peer} tests (CI would fail them): ${reason}`)
 }
-const suiteName = (name: string, availability: Peers.Availability<unknown>) =>
-  availability._tag === "Available"
-    ? name
-    : `${name} [${Peers.isCI ? "FAILS, CI=true" : "skipped"}: ${availability.reason}]`
 
 afterAll(Peers.removeBuilds)
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length &&
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
 
 /** A `NodeTransport` to 127.0.0.1:`port`, connected, in the test's scope. */
 const connect = (port: number, changes: Partial<TransportConfig.TransportConfigInput>, options?: Transport.Options) =>
@@ -53,16 +46,8 @@ const connect = (port: number, changes: Partial<TransportConfig.TransportConfigI
     return transport
   })
 
-const roundTrip = (transport: Transport.TransportService, payload: Uint8Array) =>
-  Effect.gen(function*() {
-    yield* transport.send(payload)
-    const echoed = yield* transport.recvPkg()
-    assert.strictEqual(echoed.length, payload.length)
-    assert.isTrue(sameBytes(echoed, payload), `echo of ${payload.length} bytes differs`)
-  })
-
 describe("Interop", () => {
-  describe(suiteName("Netty 4.1 peer framed like RocketMQ's Java remoting", netty), () => {
+  describe(Prerequisites.suiteName("Netty 4.1 peer framed like RocketMQ's Java remoting", netty), () => {
     const startPeer = Effect.flatMap(Peers.requireAvailable(netty), Peers.startNettyPeer)
 
     it.scopedLive.skipIf(skipNetty)("echoes 0 B, 1 B, 1 KiB, 64 KiB and 1 MiB payloads", () =>
@@ -70,7 +55,7 @@ describe("Interop", () => {
         const peer = yield* startPeer
         const transport = yield* connect(peer.port, { maxMessageSize: Peers.NETTY_MAX_PAYLOAD })
         for (const [i, size] of [0, 1, KiB, 64 * KiB, MiB].entries()) {
-          yield* roundTrip(transport, pattern(size, i))
+          yield* Peers.roundTrip(transport, pattern(size, i))
         }
       }).pipe(Effect.timeout("90 seconds")), 120_000)
 
@@ -81,8 +66,8 @@ describe("Interop", () => {
           const peer = yield* startPeer
           // The transport's limit counts the payload only; Netty's counts the length field too.
           const transport = yield* connect(peer.port, { maxMessageSize: Peers.NETTY_MAX_PAYLOAD })
-          yield* roundTrip(transport, pattern(Peers.NETTY_MAX_PAYLOAD, 7))
-          yield* roundTrip(transport, pattern(3, 8))
+          yield* Peers.roundTrip(transport, pattern(Peers.NETTY_MAX_PAYLOAD, 7))
+          yield* Peers.roundTrip(transport, pattern(3, 8))
           assert.isFalse(peer.lines().some((line) => line.startsWith("DECODE_ERROR")), peer.lines().join("\n"))
         }).pipe(Effect.timeout("90 seconds")),
       120_000
@@ -101,7 +86,7 @@ describe("Interop", () => {
             { stableAfter: "1 minute" }
           )
           assert.strictEqual((yield* transport.awaitConnected).generation, 1)
-          yield* roundTrip(transport, pattern(100, 1))
+          yield* Peers.roundTrip(transport, pattern(100, 1))
 
           const subscribed = yield* Deferred.make<void>()
           const disconnected = yield* transport.changes.pipe(
@@ -138,21 +123,21 @@ describe("Interop", () => {
 
           const up = yield* transport.awaitConnected.pipe(Effect.timeout("10 seconds"))
           assert.strictEqual(up.generation, 2)
-          yield* roundTrip(transport, pattern(0, 3))
-          yield* roundTrip(transport, pattern(64 * KiB, 4))
+          yield* Peers.roundTrip(transport, pattern(0, 3))
+          yield* Peers.roundTrip(transport, pattern(64 * KiB, 4))
         }).pipe(Effect.timeout("90 seconds")),
       120_000
     )
   })
 
-  describe(suiteName("Python peer with the seed's asyncio framing", python), () => {
+  describe(Prerequisites.suiteName("Python peer with the seed's asyncio framing", python), () => {
     const sizes = [0, 1, 100, 64 * KiB, MiB]
 
     it.scopedLive.skipIf(skipPython)("echoes every size class, one at a time, in order", () =>
       Effect.gen(function*() {
         const peer = yield* Effect.flatMap(Peers.requireAvailable(python), Peers.startSeedServer)
         const transport = yield* connect(peer.port, { maxMessageSize: MiB })
-        for (const [i, size] of sizes.entries()) yield* roundTrip(transport, pattern(size, i))
+        for (const [i, size] of sizes.entries()) yield* Peers.roundTrip(transport, pattern(size, i))
       }).pipe(Effect.timeout("60 seconds")), 90_000)
 
     it.scopedLive.skipIf(skipPython)(

@@ -4,10 +4,14 @@
  * the seed's asyncio framing (`interop/python/seed_peer.py`). Each peer prints `PORT <port>` once listening,
  * exits when its stdin closes, and is killed by the scope's finalizer if it does not.
  */
-import * as Data from "effect/Data"
+import { assert } from "@effect/vitest"
+import { sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import * as ChildPeer from "@rocketmq-effect/test-kit/ChildPeer"
+import { ChildPeerError as PeerError } from "@rocketmq-effect/test-kit/ChildPeer"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
+import type * as Transport from "@rocketmq-effect/transport/Transport"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -15,199 +19,44 @@ import { fileURLToPath } from "node:url"
 
 const interopDir = fileURLToPath(new URL("../interop/", import.meta.url))
 
-/** CI sets `CI=true`; there a missing prerequisite fails the tests instead of skipping them. */
-export const isCI = process.env.CI === "true"
-
-/** Where Debian's `libnetty-java` puts its jars. */
-export const NETTY_JAR_DIR = "/usr/share/java"
-
-/**
- * The Netty modules the peer needs (`netty-handler` for its `SslHandler`). Debian's `netty-all.jar` is an empty
- * aggregate (a manifest and a pom, no classes and no `Class-Path`), so the modules are listed one by one.
- */
-export const NETTY_JARS = [
-  "netty-common",
-  "netty-buffer",
-  "netty-resolver",
-  "netty-transport",
-  "netty-codec",
-  "netty-handler"
-]
-
-/** A prerequisite check: either what the peer needs, or why it cannot run. */
-export type Availability<A> =
-  | { readonly _tag: "Available"; readonly value: A }
-  | { readonly _tag: "Missing"; readonly reason: string }
-
-const available = <A>(value: A): Availability<A> => ({ _tag: "Available", value })
-const missing = <A>(reason: string): Availability<A> => ({ _tag: "Missing", reason })
-
-const runs = (command: string, args: ReadonlyArray<string>): boolean => {
-  const result = spawnSync(command, args, { stdio: "ignore", timeout: 30_000 })
-  return result.error === undefined && result.status === 0
-}
-
-/** javac, java and the Netty jars; the value is the Netty classpath. */
-export const nettyPrerequisites = (): Availability<string> => {
-  const absent: Array<string> = []
-  if (!runs("javac", ["-version"])) absent.push("javac (apt-get install default-jdk-headless)")
-  if (!runs("java", ["-version"])) absent.push("java (apt-get install default-jdk-headless)")
-  const jars = NETTY_JARS.map((name) => Path.join(NETTY_JAR_DIR, `${name}.jar`))
-  const absentJars = jars.filter((jar) => !Fs.existsSync(jar))
-  if (absentJars.length > 0) absent.push(`${absentJars.join(", ")} (apt-get install libnetty-java)`)
-  return absent.length === 0 ? available(jars.join(Path.delimiter)) : missing(`not found: ${absent.join("; ")}`)
-}
-
 /** python3, 3.9 or later (`random.randbytes`); the value is the command. */
-export const pythonPrerequisites = (): Availability<string> =>
-  runs("python3", ["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)"])
-    ? available("python3")
-    : missing("not found: python3 (3.9 or later)")
-
-/** What a test does about an absent prerequisite: nothing when present, skip locally, fail in CI. */
-export const skipReason = <A>(availability: Availability<A>): string | undefined =>
-  availability._tag === "Missing" && !isCI ? availability.reason : undefined
+export const pythonPrerequisites = (): Prerequisites.Availability<string> =>
+  Prerequisites.commandRuns("python3", ["-c", "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)"])
+    ? Prerequisites.available("python3")
+    : Prerequisites.missing("not found: python3 (3.9 or later)")
 
 /** The value of an available prerequisite; a failure (in CI, where the tests are not skipped) otherwise. */
-export const requireAvailable = <A>(availability: Availability<A>): Effect.Effect<A, PeerError> =>
-  availability._tag === "Available"
-    ? Effect.succeed(availability.value)
-    : Effect.fail(new PeerError({ reason: `interop prerequisite missing with CI=true: ${availability.reason}` }))
+export const requireAvailable = <A>(availability: Prerequisites.Availability<A>): Effect.Effect<A, PeerError> =>
+  Prerequisites.requireAvailable(
+    availability,
+    (reason) => new PeerError({ reason: `interop prerequisite missing with CI=true: ${reason}` })
+  )
 
-/**
- * @category errors
- */
-export class PeerError extends Data.TaggedError("PeerError")<{ readonly reason: string }> {
-  override get message(): string {
-    return this.reason
-  }
-}
+/** A peer that could not start, exited early or did not answer. */
+export { PeerError }
 
 /** A running child process, its stdout as lines. */
-export interface PeerProcess {
-  readonly child: ChildProcess
-  /** Stdout lines so far. */
-  readonly lines: () => ReadonlyArray<string>
-  readonly stderr: () => string
-  /** The first stdout line that `match` accepts; fails if the process exits before printing one. */
-  readonly awaitLine: (match: (line: string) => boolean) => Effect.Effect<string, PeerError>
-  /** The exit code (null when killed by a signal), once the process has exited. */
-  readonly exited: Effect.Effect<number | null>
-}
-
-const describeCommand = (command: string, args: ReadonlyArray<string>) =>
-  [command, ...args].map((part) => part.length > 60 ? `${part.slice(0, 57)}...` : part).join(" ")
+export type PeerProcess = ChildPeer.ChildPeer
 
 /**
- * Starts `command`. The scope's finalizer closes its stdin (the peers exit on that), waits up to 2 seconds,
- * then kills it with SIGKILL and waits for it to be gone.
+ * Starts `command`. The scope's finalizer closes its stdin (the peers exit on that), sends SIGTERM after 2
+ * seconds, SIGKILL after 2 more, and waits for it to be gone (`ChildPeer.stop`).
  */
-export const start = (
-  command: string,
-  args: ReadonlyArray<string>
-): Effect.Effect<PeerProcess, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
-      const lines: Array<string> = []
-      let partial = ""
-      let stderr = ""
-      let exit: { readonly code: number | null } | undefined
-      let spawnError: Error | undefined
-      const listeners = new Set<() => void>()
-      const notify = () => {
-        for (const listener of Array.from(listeners)) listener()
-      }
-      child.stdout.setEncoding("utf8")
-      child.stdout.on("data", (text: string) => {
-        const parts = (partial + text).split("\n")
-        partial = parts.pop()!
-        for (const part of parts) lines.push(part.trimEnd())
-        notify()
-      })
-      child.stderr.setEncoding("utf8")
-      child.stderr.on("data", (text: string) => {
-        // Enough to say why a peer failed; a chatty peer cannot grow it without bound.
-        if (stderr.length < 64 * 1024) stderr += text
-      })
-      // A peer that exits early makes writes to its stdin fail; the exit is what gets reported.
-      child.stdin.on("error", () => {})
-      child.on("error", (error) => {
-        spawnError = error
-        exit = { code: null }
-        notify()
-      })
-      child.on("close", (code) => {
-        exit = { code }
-        notify()
-      })
-
-      const waitFor = <A>(poll: () => A | undefined): Effect.Effect<A> =>
-        Effect.async<A>((resume) => {
-          const check = () => {
-            const value = poll()
-            if (value !== undefined) {
-              listeners.delete(check)
-              resume(Effect.succeed(value))
-            }
-          }
-          listeners.add(check)
-          check()
-          return Effect.sync(() => listeners.delete(check))
-        })
-
-      const awaitLine = (match: (line: string) => boolean) =>
-        waitFor((): { line: string } | { exited: true } | undefined => {
-          const line = lines.find(match)
-          if (line !== undefined) return { line }
-          return exit !== undefined ? { exited: true } : undefined
-        }).pipe(Effect.flatMap((found) =>
-          "line" in found
-            ? Effect.succeed(found.line)
-            : Effect.fail(
-              new PeerError({
-                reason: `${describeCommand(command, args)} ${
-                  spawnError !== undefined ? `could not start: ${spawnError.message}` : `exited with ${exit?.code}`
-                } before printing the expected line; stdout: ${JSON.stringify(lines)}, stderr: ${stderr.trim()}`
-              })
-            )
-        ))
-
-      const proc: PeerProcess = {
-        child,
-        lines: () => lines,
-        stderr: () => stderr,
-        awaitLine,
-        exited: waitFor(() => exit).pipe(Effect.map((exit) => exit.code))
-      }
-      return proc
-    }),
-    (proc) =>
-      Effect.gen(function*() {
-        proc.child.stdin?.end()
-        const exited = yield* proc.exited.pipe(Effect.timeout("2 seconds"), Effect.option)
-        if (exited._tag === "None") {
-          proc.child.kill("SIGKILL")
-          yield* proc.exited.pipe(Effect.timeout("5 seconds"), Effect.ignore)
-        }
-      })
-  )
+export const start = (command: string, args: ReadonlyArray<string>): Effect.Effect<PeerProcess, never, Scope.Scope> =>
+  ChildPeer.start(command, args)
 
 /** Runs `command` to completion; fails with its output unless it exits with 0. */
 export const run = (command: string, args: ReadonlyArray<string>): Effect.Effect<PeerProcess, PeerError> =>
-  Effect.scoped(Effect.gen(function*() {
-    const proc = yield* start(command, args)
-    proc.child.stdin?.end()
-    const code = yield* proc.exited
-    if (code !== 0) {
-      return yield* new PeerError({
-        reason: `${describeCommand(command, args)} exited with ${code}; stdout: ${
-          JSON.stringify(proc.lines())
-        }, stderr: ${proc.stderr().trim()}`
-      })
-    }
-    return proc
-  }))
+  ChildPeer.run(command, args)
+
+/** Sends `payload` and checks that the peer echoes it, byte for byte. */
+export const roundTrip = (transport: Transport.TransportService, payload: Uint8Array) =>
+  Effect.gen(function*() {
+    yield* transport.send(payload)
+    const echoed = yield* transport.recvPkg()
+    assert.strictEqual(echoed.length, payload.length)
+    assert.isTrue(sameBytes(echoed, payload), `echo of ${payload.length} bytes differs`)
+  })
 
 /** A peer listening on 127.0.0.1. */
 export interface Peer extends PeerProcess {

@@ -7,6 +7,9 @@
  * The timings asserted are the ones measured on Linux 6.x, with slack for a shared machine.
  */
 import { assert, describe } from "@effect/vitest"
+import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
+import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import { Connector } from "@rocketmq-effect/transport/Connector"
@@ -22,8 +25,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as NetworkNamespaces from "./NetworkNamespaces.js"
-import { eventually, pattern } from "./PlainPeers.js"
-import { causeReason, KiB, makeTransport, MiB, sameBytes } from "./TcpFixtures.js"
+import { causeReason, KiB, makeTransport, MiB } from "./TcpFixtures.js"
 
 type State = ConnectionState.ConnectionState
 
@@ -46,26 +48,7 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 
 /** Every state of `transport` from now on, with when it was entered (`performance.now()`). */
 const timeline = (transport: Transport.TransportService) =>
-  Effect.gen(function*() {
-    const seen: Array<{ readonly at: number; readonly state: State }> = []
-    yield* transport.changes.pipe(
-      Stream.runForEach((state) => Effect.sync(() => seen.push({ at: now(), state }))),
-      Effect.forkScoped
-    )
-    yield* eventually(() => seen.length > 0)
-    /** The first state entered at or after `from` that `predicate` accepts, waiting up to `timeout`. */
-    const next = (predicate: (state: State) => boolean, from = 0, timeout: Duration.DurationInput = "10 seconds") =>
-      eventually(() => seen.some((entry) => entry.at >= from && predicate(entry.state))).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new Error(`state not reached; seen ${seen.map((entry) => ConnectionState.format(entry.state)).join(" → ")}`)
-        }),
-        Effect.orDie,
-        Effect.map(() => seen.find((entry) => entry.at >= from && predicate(entry.state))!)
-      )
-    return { seen, next }
-  })
+  Timeline.make(transport.changes, { format: ConnectionState.format, awaitFirst: true })
 
 const isConnected = (generation: number) => (state: State) =>
   state._tag === "Connected" && state.generation === generation
@@ -431,7 +414,7 @@ describe(NetworkNamespaces.suiteName("NetworkFaults (a peer in a network namespa
           { concurrency: "unbounded", discard: true }
         )
         const sentAfter = now() - started
-        yield* eventually(() => received.size === senders * perSender || corrupt.length > 0).pipe(
+        yield* eventually(Effect.sync(() => received.size === senders * perSender || corrupt.length > 0)).pipe(
           Effect.timeout("30 seconds")
         )
         const elapsed = now() - started
@@ -524,7 +507,7 @@ describe(NetworkNamespaces.suiteName("NetworkFaults (a peer in a network namespa
         // Everything accepted arrives, whole; a send that timed out arrives whole or not at all.
         const marker = 1_000_000
         yield* transport.send(numbered(marker, 16), { timeout: "20 seconds" })
-        yield* eventually(() => received.includes(marker)).pipe(Effect.timeout("20 seconds"))
+        yield* eventually(Effect.sync(() => received.includes(marker))).pipe(Effect.timeout("20 seconds"))
         assert.deepStrictEqual(corrupt, [])
         const delivered = new Set(received)
         assert.strictEqual(delivered.size, received.length, "no frame twice")

@@ -37,15 +37,14 @@
  * Prerequisites (`availability`): root, and `ip netns add`, a veth pair and a `tbf` qdisc that work. Outside CI
  * the tests skip with the reason printed; with `CI=true` they fail (`InteropPeers`' rule).
  */
-import { it } from "@effect/vitest"
+import * as Live from "@rocketmq-effect/test-kit/Live"
+import { type Availability, skipReason, suiteName as suiteNameFor } from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import type { Availability, PeerProcess } from "./InteropPeers.js"
-import { isCI, PeerError, requireAvailable, run, skipReason, start } from "./InteropPeers.js"
+import type { PeerProcess } from "./InteropPeers.js"
+import { PeerError, requireAvailable, run, start } from "./InteropPeers.js"
 
 const framePeerScript = fileURLToPath(new URL("./peers/frame-peer.mjs", import.meta.url))
 
@@ -93,10 +92,7 @@ export const availability: Availability<void> = probe()
 export const skip: string | undefined = skipReason(availability)
 
 /** A describe-name suffix that says what happens to the suite when the prerequisites are missing. */
-export const suiteName = (name: string): string =>
-  availability._tag === "Available"
-    ? name
-    : `${name} [${isCI ? "FAILS, CI=true" : "skipped"}: ${availability.reason}]`
+export const suiteName = (name: string): string => suiteNameFor(name, availability)
 
 if (skip !== undefined) console.warn(`NetworkNamespaces: skipping the real-link tests (CI would fail them): ${skip}`)
 
@@ -104,12 +100,7 @@ if (skip !== undefined) console.warn(`NetworkNamespaces: skipping the real-link 
  * A test over a real link in real time, in a scope, with logs below Error silenced: skipped when `skip` is
  * set, failing at once when the prerequisites are missing with `CI=true`.
  */
-export const live = <A, E>(name: string, self: () => Effect.Effect<A, E, Scope.Scope>, timeout = 30_000) =>
-  it.scopedLive.skipIf(skip !== undefined)(
-    name,
-    () => Effect.zipRight(requireAvailable(availability), self()).pipe(Logger.withMinimumLogLevel(LogLevel.Error)),
-    timeout
-  )
+export const live = Live.make({ timeout: 30_000, skip, before: requireAvailable(availability) })
 
 // ---- commands ---------------------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import { assert, describe, it, vi } from "@effect/vitest"
+import { pattern } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import type { Connection } from "@rocketmq-effect/transport/Connector"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
@@ -16,7 +18,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { fromNetSocket } from "../src/internal/netSocket.js"
-import { connectPlain, eventually, listenPlain, pattern, trackClose, unusedPort } from "./PlainPeers.js"
+import { connectPlain, listenPlain, trackClose, unusedPort } from "./PlainPeers.js"
 import type { PlainServer } from "./PlainPeers.js"
 import { awaitTcpHandles, hangingPort, tcpHandles } from "./TcpFixtures.js"
 
@@ -194,24 +196,26 @@ describe("NodeConnector", () => {
         }))
         // The listener is there and Node has read until its buffer is full: a flowing stream would have
         // delivered those bytes.
-        yield* eventually(() => netSocket.listenerCount("data") > 0 && netSocket.bytesRead > 0 && !isReading(netSocket))
+        yield* eventually(
+          Effect.sync(() => netSocket.listenerCount("data") > 0 && netSocket.bytesRead > 0 && !isReading(netSocket))
+        )
           .pipe(Effect.timeout("5 seconds"))
         assert.strictEqual(delivered, 0)
         assert.isAbove(netSocket.readableLength, 0)
 
         connection.resume()
-        yield* eventually(() => delivered >= MiB).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => delivered >= MiB)).pipe(Effect.timeout("5 seconds"))
         connection.pause()
         const atPause = delivered
         assert.isBelow(atPause, total)
         // Node reads on until it holds a high-water mark, then stops reading from the kernel.
-        yield* eventually(() => !isReading(netSocket)).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => !isReading(netSocket))).pipe(Effect.timeout("5 seconds"))
         // Flat while paused, and Node holds no more than about a high-water mark plus one 64 KiB read.
         assert.strictEqual(delivered, atPause)
         assert.isAtMost(netSocket.readableLength, 2 * highWaterMark + 64 * 1024)
 
         connection.resume()
-        yield* eventually(() => delivered === total).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => delivered === total)).pipe(Effect.timeout("5 seconds"))
         yield* Deferred.await(peerWrote).pipe(Effect.timeout("5 seconds"))
         // A clean FIN from the peer ends `run` with success.
         const exit = yield* Fiber.await(run).pipe(Effect.timeout("5 seconds"))
@@ -230,13 +234,13 @@ describe("NodeConnector", () => {
         connection.resume()
         // Bytes arrive before `run`: had `resume` set the stream flowing with no 'data' listener, they would be
         // dropped.
-        yield* eventually(() => netSocket.bytesRead > 0).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => netSocket.bytesRead > 0)).pipe(Effect.timeout("5 seconds"))
         assert.strictEqual(netSocket.listenerCount("data"), 0)
         let delivered = 0
         yield* Effect.forkScoped(connection.socket.run((chunk) => {
           delivered += chunk.length
         }))
-        yield* eventually(() => delivered === MiB).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => delivered === MiB)).pipe(Effect.timeout("5 seconds"))
       }),
     10_000
   )
@@ -264,7 +268,7 @@ describe("NodeConnector", () => {
       // Interrupted while connecting, as the transport's connect timeout would.
       const attempt = yield* Effect.fork(connector.connect(yield* configFor(port)).pipe(Scope.extend(scope)))
       // The socket exists: there is something for the interruption to destroy.
-      yield* eventually(() => tcpHandles().sockets > baseline.sockets).pipe(Effect.timeout("5 seconds"))
+      yield* eventually(Effect.sync(() => tcpHandles().sockets > baseline.sockets)).pipe(Effect.timeout("5 seconds"))
       assert.isNull(attempt.unsafePoll(), "the connect is still pending")
       yield* Fiber.interrupt(attempt)
       // The scope stays open: the socket must be gone because of the interruption, not the scope.
@@ -317,7 +321,9 @@ describe("NodeConnector", () => {
           const { netSocket, peer, socket } = yield* socketPair(server)
           const before = listenerCounts(netSocket)
           const run = yield* Effect.fork(socket.run(() => {}))
-          yield* eventually(() => netSocket.listenerCount("data") > before[0]!).pipe(Effect.timeout("1 second"))
+          yield* eventually(Effect.sync(() => netSocket.listenerCount("data") > before[0]!)).pipe(
+            Effect.timeout("1 second")
+          )
           peer.resetAndDestroy()
           const error = yield* Fiber.join(run).pipe(Effect.flip, Effect.timeout("5 seconds"))
           assert.instanceOf(error, Socket.SocketGenericError)
@@ -334,7 +340,9 @@ describe("NodeConnector", () => {
         const { netSocket, socket } = yield* socketPair(server)
         const before = listenerCounts(netSocket)
         const run = yield* Effect.fork(socket.run(() => {}))
-        yield* eventually(() => netSocket.listenerCount("data") > before[0]!).pipe(Effect.timeout("1 second"))
+        yield* eventually(Effect.sync(() => netSocket.listenerCount("data") > before[0]!)).pipe(
+          Effect.timeout("1 second")
+        )
         assert.deepStrictEqual(listenerCounts(netSocket), before.map((n) => n + 1))
         yield* Fiber.interrupt(run)
         assert.deepStrictEqual(listenerCounts(netSocket), before)
@@ -466,7 +474,9 @@ describe("NodeConnector", () => {
 
         const failed = yield* socketPair(server)
         const run = yield* Effect.fork(failed.socket.run(() => {}))
-        yield* eventually(() => failed.netSocket.listenerCount("data") > 0).pipe(Effect.timeout("1 second"))
+        yield* eventually(Effect.sync(() => failed.netSocket.listenerCount("data") > 0)).pipe(
+          Effect.timeout("1 second")
+        )
         yield* Effect.flatMap(failed.socket.writer, (write) => write(new Socket.CloseEvent(4000, "going away")))
         assert.isTrue(failed.netSocket.destroyed)
         const error = yield* Fiber.join(run).pipe(Effect.flip, Effect.timeout("5 seconds"))

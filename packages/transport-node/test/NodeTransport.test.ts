@@ -1,4 +1,6 @@
 import { assert, describe, it, vi } from "@effect/vitest"
+import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as TransportModule from "@rocketmq-effect/transport/Transport"
@@ -16,7 +18,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TransportSuite from "../../transport/test/TransportSuite.js"
-import { eventually, pattern, unusedPort } from "./PlainPeers.js"
+import { unusedPort } from "./PlainPeers.js"
 import {
   activeHandles,
   awaitState,
@@ -29,7 +31,6 @@ import {
   live,
   makeTransport,
   recordStates,
-  sameBytes,
   tcpHandles,
   tcpHarness
 } from "./TcpFixtures.js"
@@ -99,7 +100,7 @@ describe("NodeTransport", () => {
         const baseline = tcpHandles()
         const transport = yield* makeTransport(yield* configFor(port, { connectTimeout: "1 minute" }))
         yield* awaitState(transport, (s) => s._tag === "Connecting")
-        yield* eventually(() => tcpHandles().sockets > baseline.sockets)
+        yield* eventually(Effect.sync(() => tcpHandles().sockets > baseline.sockets))
         yield* transport.stop.pipe(Effect.timeout("2 seconds"))
         yield* TransportSuite.closedAfterStop(transport)
         yield* awaitTcpHandles(baseline)
@@ -288,7 +289,7 @@ describe("NodeTransport", () => {
               ),
             { concurrency: "unbounded" }
           ).pipe(Effect.fork)
-          yield* eventually(() => done > 0).pipe(Effect.timeout("5 seconds"))
+          yield* eventually(Effect.sync(() => done > 0)).pipe(Effect.timeout("5 seconds"))
           yield* transport.stop.pipe(Effect.timeout("2 seconds"))
           const exits = yield* Fiber.join(sends).pipe(Effect.timeout("2 seconds"))
           const failures = exits.flatMap((exit) => Exit.isFailure(exit) ? [exit] : [])
@@ -354,7 +355,9 @@ describe("NodeTransport", () => {
           { concurrency: "unbounded", discard: true }
         )
       }
-      yield* eventually(() => Effect.runSync(server.connectionCount) === 0).pipe(Effect.timeout("5 seconds"))
+      yield* eventually(Effect.sync(() => Effect.runSync(server.connectionCount) === 0)).pipe(
+        Effect.timeout("5 seconds")
+      )
       // Only the server's listening handle remains.
       yield* awaitTcpHandles({ sockets: baseline.sockets, servers: baseline.servers + 1 })
     }), 60_000)

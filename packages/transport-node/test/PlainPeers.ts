@@ -130,14 +130,3 @@ export const connectFramed = (
       })
     }
   })
-
-/** Bytes whose content depends on `seed` and position, so misordered or misaligned data shows. */
-export const pattern = (size: number, seed = 0): Uint8Array => {
-  const bytes = new Uint8Array(size)
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed * 17 + (i >>> 8)) & 0xff
-  return bytes
-}
-
-/** Polls `check` every few milliseconds until it holds. Bound it with a timeout. */
-export const eventually = (check: () => boolean): Effect.Effect<void> =>
-  Effect.suspend(() => check() ? Effect.void : Effect.zipRight(Effect.sleep("5 millis"), eventually(check)))

@@ -3,7 +3,8 @@
  * `NodeTransport.layer`, echo servers, a listener that never accepts (for connects that hang), state waits and
  * open-handle counts.
  */
-import { it } from "@effect/vitest"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
+import * as Live from "@rocketmq-effect/test-kit/Live"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
@@ -14,8 +15,6 @@ import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -23,7 +22,6 @@ import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import { Worker } from "node:worker_threads"
 import type * as TransportSuite from "../../transport/test/TransportSuite.js"
-import { eventually } from "./PlainPeers.js"
 
 export const KiB = 1024
 export const MiB = 1024 * KiB
@@ -32,13 +30,7 @@ export const MiB = 1024 * KiB
  * A test over real sockets in real time, in a scope. The transport's warnings (retries running out, a peer's
  * bad frame), which these tests provoke on purpose, are silenced.
  */
-export const live = <A, E>(name: string, self: () => Effect.Effect<A, E, Scope.Scope>, timeout = 15_000) =>
-  it.scopedLive(name, () => self().pipe(Logger.withMinimumLogLevel(LogLevel.Error)), timeout)
-
-export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
-
-export const concatBytes = (...parts: Array<Uint8Array>): Uint8Array => new Uint8Array(Buffer.concat(parts))
+export const live = Live.make({ timeout: 15_000 })
 
 /** A config for 127.0.0.1:`port` with short timings, so that every test is bounded. */
 export const configFor = (port: number, changes: Partial<TransportConfig.TransportConfigInput> = {}) =>
@@ -146,7 +138,7 @@ export const recordStates = (transport: Transport.TransportService) =>
       Effect.forkScoped
     )
     // Subscribed once the current state is in.
-    yield* eventually(() => seen.length > 0)
+    yield* eventually(Effect.sync(() => seen.length > 0))
     const next = (predicate: (state: State) => boolean): Effect.Effect<State> =>
       Queue.take(queue).pipe(
         Effect.repeat({ until: predicate }),
@@ -185,10 +177,10 @@ export const tcpHandles = () => {
 
 /** Waits until the process holds at most the given TCP handles; dies with the counts after 5 s. */
 export const awaitTcpHandles = (expected: { readonly sockets: number; readonly servers: number }) =>
-  eventually(() => {
+  eventually(Effect.sync(() => {
     const now = tcpHandles()
     return now.sockets <= expected.sockets && now.servers <= expected.servers
-  }).pipe(
+  })).pipe(
     Effect.timeout("5 seconds"),
     Effect.catchAll(() =>
       Effect.dieMessage(`open TCP handles ${JSON.stringify(tcpHandles())}, expected ${JSON.stringify(expected)}`)

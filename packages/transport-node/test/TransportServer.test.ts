@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import { pattern } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as Framing from "@rocketmq-effect/transport/Framing"
 import * as Deferred from "effect/Deferred"
@@ -7,7 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { connectFramed, connectPlain, eventually, pattern } from "./PlainPeers.js"
+import { connectFramed, connectPlain } from "./PlainPeers.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -220,8 +222,8 @@ describe("TransportServer", () => {
         assert.isAbove(client.socket.writableLength, 32 * MiB)
 
         yield* Deferred.succeed(gate, undefined)
-        yield* eventually(() => received === frames * frameSize).pipe(Effect.timeout("10 seconds"))
-        yield* eventually(() => flushed).pipe(Effect.timeout("5 seconds"))
+        yield* eventually(Effect.sync(() => received === frames * frameSize)).pipe(Effect.timeout("10 seconds"))
+        yield* eventually(Effect.sync(() => flushed)).pipe(Effect.timeout("5 seconds"))
       }),
     20_000
   )
