@@ -12,9 +12,11 @@
  * Prerequisites (java, javac, mvn, and Maven able to resolve) are checked once per test file: outside CI a
  * missing one skips the tests with the reason printed; with `CI=true` the tests run and fail with the reason.
  */
+import { type Availability, available, missing } from "@rocketmq-effect/test-kit/Prerequisites"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -29,34 +31,14 @@ export const interopDir = Path.join(packageDir, "interop")
 /** Where resolved classpaths and compiled classes are kept between runs (`build/` is gitignored). */
 export const javaBuildDir = Path.join(packageDir, "build", "java")
 
-/** CI sets `CI=true`; there a missing prerequisite fails the tests instead of skipping them. */
-export const isCI = process.env.CI === "true"
-
 // ---- availability -----------------------------------------------------------------------------------------
-
-/** A prerequisite check: either what the tests need, or why they cannot run. */
-export type Availability<A> =
-  | { readonly _tag: "Available"; readonly value: A }
-  | { readonly _tag: "Missing"; readonly reason: string }
-
-export const available = <A>(value: A): Availability<A> => ({ _tag: "Available", value })
-export const missing = <A>(reason: string): Availability<A> => ({ _tag: "Missing", reason })
-
-/** What a test does about an absent prerequisite: nothing when present, skip locally, fail in CI. */
-export const skipReason = <A>(availability: Availability<A>): string | undefined =>
-  availability._tag === "Missing" && !isCI ? availability.reason : undefined
-
-/** A suite name that says when and why the suite is skipped (or will fail, in CI). */
-export const suiteName = (name: string, availability: Availability<unknown>): string =>
-  availability._tag === "Available"
-    ? name
-    : `${name} [${isCI ? "FAILS, CI=true" : "skipped"}: ${availability.reason}]`
 
 /** The value of an available prerequisite; a failure (in CI, where the tests are not skipped) otherwise. */
 export const requireAvailable = <A>(availability: Availability<A>): Effect.Effect<A, JavaError> =>
-  availability._tag === "Available"
-    ? Effect.succeed(availability.value)
-    : Effect.fail(new JavaError({ reason: `Java prerequisite missing with CI=true: ${availability.reason}` }))
+  Prerequisites.requireAvailable(
+    availability,
+    (reason) => new JavaError({ reason: `Java prerequisite missing with CI=true: ${reason}` })
+  )
 
 /**
  * @category errors
@@ -67,25 +49,8 @@ export class JavaError extends Data.TaggedError("JavaError")<{ readonly reason: 
   }
 }
 
-const runs = (command: string, args: ReadonlyArray<string>): boolean => {
-  const result = spawnSync(command, args, { stdio: "ignore", timeout: 30_000 })
-  return result.error === undefined && result.status === 0
-}
-
 /** java, javac and mvn on the PATH; the reason lists what is absent. */
-export const javaToolsPrerequisites: () => Availability<void> = (() => {
-  let checked: Availability<void> | undefined
-  return () => {
-    if (checked === undefined) {
-      const absent: Array<string> = []
-      if (!runs("java", ["-version"])) absent.push("java (apt-get install default-jdk-headless)")
-      if (!runs("javac", ["-version"])) absent.push("javac (apt-get install default-jdk-headless)")
-      if (!runs("mvn", ["-v"])) absent.push("mvn (apt-get install maven)")
-      checked = absent.length === 0 ? available(undefined) : missing(`not found: ${absent.join("; ")}`)
-    }
-    return checked
-  }
-})()
+export const javaToolsPrerequisites: () => Availability<void> = Prerequisites.javaTools
 
 // ---- processes --------------------------------------------------------------------------------------------
 

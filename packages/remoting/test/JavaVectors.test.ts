@@ -10,6 +10,8 @@
  * failed with `CI=true`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as RemotingCode from "../src/RemotingCode.js"
@@ -18,7 +20,7 @@ import * as RemotingCommand from "../src/RemotingCommand.js"
 import * as JavaRemoting from "./JavaRemoting.js"
 
 const codec = await Effect.runPromise(JavaRemoting.codecAvailability)
-const skip = JavaRemoting.skipReason(codec)
+const skip = Prerequisites.skipReason(codec)
 if (skip !== undefined) console.warn(`JavaVectors: skipping (CI would fail these tests): ${skip}`)
 const requireCodec = JavaRemoting.requireAvailable(codec)
 
@@ -31,9 +33,6 @@ const utf8 = new TextEncoder()
 const hex = (bytes: Uint8Array | undefined) =>
   bytes === undefined ? "undefined" : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
-const sameBytes = (a: Uint8Array, b: Uint8Array) =>
-  a.length === b.length &&
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
 
 /** The JSON header text of a whole Java frame. */
 const jsonHeader = (frame: Uint8Array) => {
@@ -57,7 +56,7 @@ const command = (
 
 // ---- Java's own behaviour ---------------------------------------------------------------------------------
 
-describe(JavaRemoting.suiteName("Java's oracle (RocketMQ 5.3.3 remoting)", codec), () => {
+describe(Prerequisites.suiteName("Java's oracle (RocketMQ 5.3.3 remoting)", codec), () => {
   it.live.skipIf(skip)(
     "writes the JSON header with fastjson: sorted top-level keys, language by name",
     () =>
@@ -476,7 +475,7 @@ const report = (what: string, failures: ReadonlyArray<string>) => {
 
 const clip = (s: string) => s.length > 400 ? `${s.slice(0, 400)}… (${s.length} chars)` : s
 
-describe(JavaRemoting.suiteName("the TypeScript codec against Java's", codec), () => {
+describe(Prerequisites.suiteName("the TypeScript codec against Java's", codec), () => {
   it.live.skipIf(skip)(
     `encodes ${vectors.length} commands to Java's bytes, JSON and ROCKETMQ`,
     () =>

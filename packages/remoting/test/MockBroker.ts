@@ -2,15 +2,12 @@
  * Fixtures of the client's tests: a mock broker over a real `TransportServer` on 127.0.0.1 port 0 (frames
  * decoded with the codec, answered by a script), and the same peer over `TestConnector` for `TestClock` tests.
  */
-import { it } from "@effect/vitest"
+import * as Live from "@rocketmq-effect/test-kit/Live"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import type * as TestConnector from "@rocketmq-effect/transport/TestConnector"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -23,15 +20,9 @@ export const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 export const readText = (b: Uint8Array): string => new TextDecoder().decode(b)
 
 /** A test over real sockets in real time, in a scope, with logs below Error silenced. */
-export const live = <A, E>(name: string, self: () => Effect.Effect<A, E, Scope.Scope>, timeout = 20_000) =>
-  it.scopedLive(name, () => self().pipe(Logger.withMinimumLogLevel(LogLevel.Error)), timeout)
+export const live = Live.make({ timeout: 20_000 })
 
-/** Waits until `check` holds, polling every few milliseconds (real time) or yielding (test clock). */
-export const eventually = (
-  check: Effect.Effect<boolean>,
-  every: Duration.DurationInput = "5 millis"
-): Effect.Effect<void> =>
-  Effect.flatMap(check, (ok) => ok ? Effect.void : Effect.zipRight(Effect.sleep(every), eventually(check, every)))
+export { eventually } from "@rocketmq-effect/test-kit/Eventually"
 
 /** A frame from a client, decoded, with the serialize type it came in. */
 export interface Received {

@@ -6,6 +6,7 @@
  * The client's default `idleTimeout` is Java's 120 s; the tests shorten it to 5 s to see it act.
  */
 import { assert, describe } from "@effect/vitest"
+import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import type * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import { Connector } from "@rocketmq-effect/transport/Connector"
@@ -15,7 +16,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import * as NetworkNamespaces from "../../transport-node/test/NetworkNamespaces.js"
 import * as RemotingClient from "../src/RemotingClient.js"
 import { RequestCode, ResponseCode } from "../src/RemotingCode.js"
@@ -28,26 +28,7 @@ const now = () => performance.now()
 
 /** Every state of `transport` from now on, with when it was entered. */
 const timeline = (transport: Transport.TransportService) =>
-  Effect.gen(function*() {
-    const seen: Array<{ readonly at: number; readonly state: State }> = []
-    yield* transport.changes.pipe(
-      Stream.runForEach((state) => Effect.sync(() => seen.push({ at: now(), state }))),
-      Effect.forkScoped
-    )
-    const next = (predicate: (state: State) => boolean, from: number, timeout: Duration.DurationInput) =>
-      Effect.gen(function*() {
-        const found = () => seen.find((entry) => entry.at >= from && predicate(entry.state))
-        while (found() === undefined) yield* Effect.sleep("5 millis")
-        return found()!
-      }).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new Error(`state not reached; seen ${seen.map((entry) => entry.state._tag).join(" → ")}`)
-        }),
-        Effect.orDie
-      )
-    return { seen, next }
-  })
+  Timeline.make(transport.changes, { format: (state) => state._tag })
 
 const isConnected = (generation: number) => (state: State) =>
   state._tag === "Connected" && state.generation === generation

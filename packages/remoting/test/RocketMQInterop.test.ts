@@ -15,7 +15,10 @@
  * Needs java, javac, mvn and Maven Central (or a warm ~/.m2): skipped with the reason outside CI when absent,
  * failed with `CI=true`.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
+import { sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import * as Live from "@rocketmq-effect/test-kit/Live"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import { Connector } from "@rocketmq-effect/transport/Connector"
 import * as Cause from "effect/Cause"
@@ -24,25 +27,21 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import { LanguageCode, RequestCode, ResponseCode } from "../src/RemotingCode.js"
 import type { RemotingCommand as Command, SerializeType } from "../src/RemotingCommand.js"
 import { request } from "../src/RemotingCommand.js"
 import * as RemotingPool from "../src/RemotingPool.js"
 import * as RouteData from "../src/RouteData.js"
 import { createTopic, heartbeat, pullMessage as pullMessageRequest, sendMessageV2 } from "./BrokerRequests.js"
-import * as JavaRemoting from "./JavaRemoting.js"
 import { readText, text } from "./MockBroker.js"
 import * as RocketMQServers from "./RocketMQServers.js"
 import { bodyCrc, decodeMessages, offsetMsgId, type StoredMessage, writeProperties } from "./StoredMessages.js"
 
 const servers = await Effect.runPromise(RocketMQServers.availability)
-const skip = JavaRemoting.skipReason(servers)
+const skip = Prerequisites.skipReason(servers)
 if (skip !== undefined) console.warn(`RocketMQInterop: skipping (CI would fail these tests): ${skip}`)
 
 interface Notification {
@@ -69,8 +68,7 @@ const makePool = (serializeType: SerializeType, notified: Queue.Queue<Notificati
 const poll = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 150 }))
 
-const live = <A, E>(name: string, self: () => Effect.Effect<A, E, Scope.Scope>, timeoutMs = 120_000) =>
-  it.scopedLive.skipIf(skip)(name, () => self().pipe(Logger.withMinimumLogLevel(LogLevel.Error)), timeoutMs)
+const live = Live.make({ timeout: 120_000, skip })
 
 const BULK_COUNT = 1000
 const BULK_DEPTH = 64
@@ -81,7 +79,7 @@ const report = (name: string, facts: Record<string, unknown>) =>
   Effect.sync(() => console.log(`[${name}] ${JSON.stringify(facts)}`))
 
 for (const serverType of ["JSON", "ROCKETMQ"] as const) {
-  describe(JavaRemoting.suiteName(`RocketMQ 5.3.3 servers in ${serverType}`, servers), () => {
+  describe(Prerequisites.suiteName(`RocketMQ 5.3.3 servers in ${serverType}`, servers), () => {
     const running = skip === undefined
       ? RocketMQServers.useServers({
         brokerName: `broker-${serverType.toLowerCase()}`,
@@ -312,7 +310,7 @@ for (const serverType of ["JSON", "ROCKETMQ"] as const) {
 
 // ---- crashes: a broker of its own, killed and restarted ------------------------------------------------------
 
-describe(JavaRemoting.suiteName("RocketMQ 5.3.3 broker killed and restarted", servers), () => {
+describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker killed and restarted", servers), () => {
   const running = skip === undefined
     ? RocketMQServers.useServers({
       brokerName: "broker-restart",
@@ -605,10 +603,6 @@ const streamBody = (run: string, id: number): Uint8Array => {
   body.set(randomBytes(body.length - head.length, id + 1), head.length)
   return body
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length &&
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
 
 /** Polls `done` every 20 ms; fails with `what` after `timeout`. */
 const waitUntil = (what: string, done: () => boolean, timeout: Duration.DurationInput) =>

@@ -6,6 +6,7 @@
  * failed with `CI=true`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -14,7 +15,7 @@ import * as JavaRemoting from "./JavaRemoting.js"
 import * as RocketMQServers from "./RocketMQServers.js"
 
 const servers = await Effect.runPromise(RocketMQServers.availability)
-const skip = JavaRemoting.skipReason(servers)
+const skip = Prerequisites.skipReason(servers)
 if (skip !== undefined) console.warn(`RocketMQServers: skipping (CI would fail these tests): ${skip}`)
 
 const MiB = 1024 * 1024
@@ -27,7 +28,7 @@ const alive = (pid: number) => {
   }
 }
 
-describe(JavaRemoting.suiteName("RocketMQ 5.3.3 NameServer and Broker", servers), () => {
+describe(Prerequisites.suiteName("RocketMQ 5.3.3 NameServer and Broker", servers), () => {
   it.live.skipIf(skip)("start, list the broker in GET_BROKER_CLUSTER_INFO, and stop", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -20,6 +20,8 @@
  * `useServers` is the same for a vitest file: `beforeAll` starts, `afterAll` stops. The rest does not need vitest
  * (`demo/broker.ts` uses `start`).
  */
+import * as ChildPeer from "@rocketmq-effect/test-kit/ChildPeer"
+import type * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -27,7 +29,6 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -170,55 +171,26 @@ const brokerTlsOptions = (tls: BrokerTls, home: string): ReadonlyArray<string> =
 // ---- prerequisites ----------------------------------------------------------------------------------------
 
 /** java, javac, mvn and the servers' classpath; the value is the classpath. */
-export const availability: Effect.Effect<JavaRemoting.Availability<string>> = Effect.runSync(
+export const availability: Effect.Effect<Prerequisites.Availability<string>> = Effect.runSync(
   Effect.cached(JavaRemoting.classpathAvailability("rocketmq-servers"))
 )
 
 // ---- processes --------------------------------------------------------------------------------------------
 
-/** Every JVM started here and not yet seen exiting: killed when the test process exits. */
-const live = new Set<ChildProcess>()
-let exitHookInstalled = false
-const installExitHook = () => {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.once("exit", () => {
-    for (const child of live) child.kill("SIGKILL")
-  })
-}
-
-/**
- * A shell that kills `pid` with SIGKILL if this process dies first (even by SIGKILL, when no exit handler
- * runs); it ends by itself once `pid` has exited.
- */
-const watchdog = (pid: number) => {
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${pid} 2>/dev/null || exit 0; sleep 1; done; ` +
-    `kill -9 ${pid} 2>/dev/null`
-  try {
-    spawn("sh", ["-c", script], { stdio: "ignore", detached: true }).unref()
-  } catch {
-    // Without sh the exit handler still covers every ordinary exit.
-  }
-}
-
-interface Jvm {
-  readonly name: string
-  readonly child: ChildProcess
-  readonly startedAt: number
-  /** The last lines of stdout and stderr, interleaved. */
-  readonly output: () => ReadonlyArray<string>
-  /** The first line (so far or to come) matching `pattern`; fails if the JVM exits first. */
-  readonly awaitLine: (pattern: RegExp) => Effect.Effect<string, ServerError>
-  readonly exited: Effect.Effect<number | null>
-  /**
-   * Whether the JVM exits within `ms`. A timer, not `Effect.timeout`: finalizers run uninterruptibly, and there
-   * `Effect.timeout` cannot interrupt the wait, so it would wait for the exit however long it takes.
-   */
-  readonly exitsWithin: (ms: number) => Effect.Effect<boolean>
-  readonly hasExited: () => boolean
-}
+/** A JVM: stdout and stderr as lines (the last 200), watched (exit hook, watchdog) until it exits. */
+type Jvm = ChildPeer.ChildPeer
 
 const OUTPUT_LINES = 200
+
+const jvmOptions = (name: string, env: NodeJS.ProcessEnv, grace?: Duration.Duration): ChildPeer.Options => ({
+  name,
+  env,
+  stdin: "ignore",
+  stderrLines: true,
+  maxLines: OUTPUT_LINES,
+  watched: true,
+  ...(grace === undefined ? {} : { grace })
+})
 
 /** Starts a JVM; the scope's finalizer stops it: SIGTERM, SIGKILL after `grace`, waits until it is gone. */
 const startJvm = (
@@ -226,123 +198,17 @@ const startJvm = (
   args: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv,
   grace: Duration.Duration
-): Effect.Effect<Jvm, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(() => spawnJvm(name, args, env)), (jvm) => stopJvm(jvm, grace))
+): Effect.Effect<Jvm, never, Scope.Scope> => ChildPeer.start("java", args, jvmOptions(name, env, grace))
 
 /** Spawns a JVM, watched (exit hook, watchdog) but owned by no scope: the caller stops it. */
-const spawnJvm = (name: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Jvm => {
-  installExitHook()
-  const child = spawn("java", args, { stdio: ["ignore", "pipe", "pipe"], env })
-  live.add(child)
-  if (child.pid !== undefined) watchdog(child.pid)
-  const lines: Array<string> = []
-  const partial = { stdout: "", stderr: "" }
-  let exit: { readonly code: number | null; readonly error?: Error } | undefined
-  const listeners = new Set<() => void>()
-  const notify = () => {
-    for (const listener of Array.from(listeners)) listener()
-  }
-  const onData = (stream: "stdout" | "stderr") => (text: string) => {
-    const parts = (partial[stream] + text).split("\n")
-    partial[stream] = parts.pop()!
-    for (const part of parts) lines.push(stream === "stderr" ? `[stderr] ${part.trimEnd()}` : part.trimEnd())
-    if (lines.length > OUTPUT_LINES) lines.splice(0, lines.length - OUTPUT_LINES)
-    notify()
-  }
-  child.stdout!.setEncoding("utf8")
-  child.stdout!.on("data", onData("stdout"))
-  child.stderr!.setEncoding("utf8")
-  child.stderr!.on("data", onData("stderr"))
-  child.on("error", (error) => {
-    live.delete(child)
-    exit = { code: null, error }
-    notify()
-  })
-  child.on("close", (code) => {
-    live.delete(child)
-    exit = { code }
-    notify()
-  })
+const spawnJvm = (name: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Jvm =>
+  ChildPeer.spawnPeer("java", args, jvmOptions(name, env))
 
-  const waitFor = <A>(poll: () => A | undefined): Effect.Effect<A> =>
-    Effect.async<A>((resume) => {
-      const check = () => {
-        const value = poll()
-        if (value !== undefined) {
-          listeners.delete(check)
-          resume(Effect.succeed(value))
-        }
-      }
-      listeners.add(check)
-      check()
-      return Effect.sync(() => listeners.delete(check))
-    })
-
-  return {
-    name,
-    child,
-    startedAt: Date.now(),
-    output: () => lines,
-    hasExited: () => exit !== undefined,
-    exited: waitFor(() => exit).pipe(Effect.map((e) => e.code)),
-    exitsWithin: (ms) =>
-      Effect.async<boolean>((resume) => {
-        const check = () => {
-          if (exit !== undefined) {
-            clearTimeout(timer)
-            listeners.delete(check)
-            resume(Effect.succeed(true))
-          }
-        }
-        const timer = setTimeout(() => {
-          listeners.delete(check)
-          resume(Effect.succeed(false))
-        }, ms)
-        listeners.add(check)
-        check()
-        return Effect.sync(() => {
-          clearTimeout(timer)
-          listeners.delete(check)
-        })
-      }),
-    awaitLine: (pattern) =>
-      waitFor((): { line: string } | { exited: true } | undefined => {
-        const line = lines.find((l) => pattern.test(l))
-        if (line !== undefined) return { line }
-        return exit !== undefined ? { exited: true } : undefined
-      }).pipe(Effect.flatMap((found) =>
-        "line" in found
-          ? Effect.succeed(found.line)
-          : Effect.fail(
-            new ServerError({
-              reason: `${name} ${
-                exit?.error !== undefined
-                  ? `could not start: ${exit.error.message}`
-                  : `exited with ${exit?.code} before printing ${pattern}`
-              }`
-            })
-          )
-      ))
-  }
-}
-
-const stopJvm = (jvm: Jvm, grace: Duration.Duration): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (jvm.hasExited()) return
-    jvm.child.kill("SIGTERM")
-    if (!(yield* jvm.exitsWithin(Duration.toMillis(grace)))) {
-      jvm.child.kill("SIGKILL")
-      yield* jvm.exitsWithin(10_000)
-    }
-  })
+/** SIGTERM, SIGKILL after `grace`, then waits (up to 10 s) until the JVM is gone. */
+const stopJvm = (jvm: Jvm, grace: Duration.Duration): Effect.Effect<void> => ChildPeer.stop(jvm, grace)
 
 /** SIGKILL, then waits (up to 10 s) until the process is gone and its stdio closed: its ports are free. */
-const killJvm = (jvm: Jvm): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (jvm.hasExited()) return
-    jvm.child.kill("SIGKILL")
-    yield* jvm.exitsWithin(10_000)
-  })
+const killJvm = (jvm: Jvm): Effect.Effect<void> => ChildPeer.kill(jvm)
 
 // ---- ports ------------------------------------------------------------------------------------------------
 
@@ -507,7 +373,7 @@ const tailOfFile = (file: string, lines = 40): string => {
 
 /** Waits for a boot line; on failure or timeout the error shows the JVM's last output and its log's tail. */
 const awaitBoot = (jvm: Jvm, pattern: RegExp, timeout: Duration.Duration, logFile: string) =>
-  jvm.awaitLine(pattern).pipe(
+  jvm.awaitLine((line) => pattern.test(line)).pipe(
     Effect.timeoutFail({
       duration: timeout,
       onTimeout: () =>
@@ -515,7 +381,7 @@ const awaitBoot = (jvm: Jvm, pattern: RegExp, timeout: Duration.Duration, logFil
     }),
     Effect.mapError((error) =>
       new ServerError({
-        reason: `${error.reason}\n--- last output of ${jvm.name} ---\n${jvm.output().slice(-40).join("\n")}\n` +
+        reason: `${error.reason}\n--- last output of ${jvm.name} ---\n${jvm.lines().slice(-40).join("\n")}\n` +
           `--- ${logFile} ---\n${tailOfFile(logFile)}`
       })
     ),

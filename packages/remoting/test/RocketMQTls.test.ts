@@ -18,7 +18,11 @@
  * Each test prints what it saw (`[name] {...}`). Needs java, javac, mvn, Maven Central (or a warm ~/.m2) and
  * openssl: skipped with the reason outside CI when absent, failed with `CI=true`.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
+import { sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { causeChain, codeOf } from "@rocketmq-effect/test-kit/Causes"
+import * as Live from "@rocketmq-effect/test-kit/Live"
+import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import * as TlsConfig from "@rocketmq-effect/transport-node/TlsConfig"
 import type * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
@@ -30,12 +34,9 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -48,18 +49,17 @@ import { RequestCode, ResponseCode } from "../src/RemotingCode.js"
 import { request } from "../src/RemotingCommand.js"
 import * as RouteData from "../src/RouteData.js"
 import { createTopic, heartbeat, pullMessage, sendMessageV2 } from "./BrokerRequests.js"
-import * as JavaRemoting from "./JavaRemoting.js"
 import * as RocketMQServers from "./RocketMQServers.js"
 import { bodyCrc, decodeMessages, type StoredMessage, writeProperties } from "./StoredMessages.js"
 
-const prerequisites: JavaRemoting.Availability<string> = await Effect.runPromise(RocketMQServers.availability).then(
+const prerequisites: Prerequisites.Availability<string> = await Effect.runPromise(RocketMQServers.availability).then(
   (servers) => {
     if (opensslAvailable()) return servers
     const openssl = "openssl (apt-get install openssl)"
-    return JavaRemoting.missing(servers._tag === "Missing" ? `${servers.reason}; ${openssl}` : `not found: ${openssl}`)
+    return Prerequisites.missing(servers._tag === "Missing" ? `${servers.reason}; ${openssl}` : `not found: ${openssl}`)
   }
 )
-const skip = JavaRemoting.skipReason(prerequisites)
+const skip = Prerequisites.skipReason(prerequisites)
 if (skip !== undefined) console.warn(`RocketMQTls: skipping (CI would fail these tests): ${skip}`)
 
 /** The test CA and its certificates, made when the file loads (the brokers' options name the files). */
@@ -74,12 +74,7 @@ const certificates = () => {
   return certs
 }
 
-const live = <A, E>(name: string, self: () => Effect.Effect<A, E, Scope.Scope>, timeoutMs = 90_000) =>
-  it.scopedLive.skipIf(skip)(
-    name,
-    () => self().pipe(Effect.timeout(timeoutMs - 5_000), Logger.withMinimumLogLevel(LogLevel.Error)),
-    timeoutMs
-  )
+const live = Live.make({ timeout: 90_000, skip, interruptBefore: 5_000 })
 
 const notStarted = () => {
   throw new Error("not started")
@@ -110,18 +105,6 @@ const tls = (input: TlsConfig.TlsConfig | TlsConfig.TlsConfigInput) => NodeConne
 
 // ---- what went wrong -----------------------------------------------------------------------------------------
 
-const causeChain = (cause: unknown): ReadonlyArray<unknown> => {
-  const chain: Array<unknown> = []
-  for (
-    let c = cause;
-    c !== undefined && chain.length < 6;
-    c = Predicate.hasProperty(c, "cause") ? c.cause : undefined
-  ) {
-    chain.push(c)
-  }
-  return chain
-}
-
 /** Each error of the chain as `_tag:reason[:tls]` or Node's code, outermost first. */
 const describeChain = (error: unknown): ReadonlyArray<string> =>
   causeChain(error).map((c) => {
@@ -129,13 +112,6 @@ const describeChain = (error: unknown): ReadonlyArray<string> =>
     const parts = [e._tag, e.reason, e.waitingFor, e.tls, e.code].filter((p) => p !== undefined).map(String)
     return parts.length > 0 ? parts.join(":") : String(c)
   })
-
-const codeOf = (error: unknown): string | undefined => {
-  for (const c of causeChain(error)) {
-    if (Predicate.hasProperty(c, "code") && typeof c.code === "string") return c.code
-  }
-  return undefined
-}
 
 /** The first `ConnectionError` in the chain (the error itself included). */
 const connectionErrorIn = (error: unknown): ConnectionError | undefined =>
@@ -156,10 +132,6 @@ const report = (name: string, facts: Record<string, unknown>) =>
   Effect.sync(() => console.log(`[${name}] ${JSON.stringify(facts)}`))
 
 // ---- the remoting suite --------------------------------------------------------------------------------------
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length &&
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length))
 
 /** Deterministic bytes, different for each `seed`. */
 const body = (size: number, seed: number): Uint8Array => {
@@ -267,7 +239,7 @@ const remotingLog = (servers: RocketMQServers.RocketMQServers) => {
 
 // ---- enforcing, server authentication only ----------------------------------------------------------------------
 
-describe(JavaRemoting.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enforcing", prerequisites), () => {
+describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enforcing", prerequisites), () => {
   const running = skip === undefined
     ? RocketMQServers.useServers({
       brokerName: "broker-tls",
@@ -393,7 +365,7 @@ describe(JavaRemoting.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enfo
 
 // ---- enforcing, client certificates required -----------------------------------------------------------------
 
-describe(JavaRemoting.suiteName("RocketMQ 5.3.3 broker requiring client certificates", prerequisites), () => {
+describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker requiring client certificates", prerequisites), () => {
   const running = skip === undefined
     ? RocketMQServers.useServers({
       brokerName: "broker-mtls",
