@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -56,10 +57,6 @@ TransportSuite.suite(testConnector)
 
 type State = ConnectionState.ConnectionState
 
-/** Waits until `check` holds, letting the other fibers run in between. */
-const eventually = (check: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.flatMap(check, (ok) => ok ? Effect.void : Effect.zipRight(Effect.yieldNow(), eventually(check)))
-
 /** The first state, the current one included, that `predicate` accepts. */
 const awaitState = (transport: Transport.TransportService, predicate: (state: State) => boolean) =>
   transport.changes.pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
@@ -67,7 +64,8 @@ const awaitState = (transport: Transport.TransportService, predicate: (state: St
 const isExhausted = (state: State) => state._tag === "Disconnected" && state.exhausted
 
 /** Waits until a fiber sleeps until `at` on the TestClock: adjusting the clock to `at` then wakes it. */
-const awaitSleepUntil = (at: number) => eventually(Effect.map(TestClock.sleeps(), Chunk.some((wake) => wake === at)))
+const awaitSleepUntil = (at: number) =>
+  eventually(Effect.map(TestClock.sleeps(), Chunk.some((wake) => wake === at)), { every: "yield" })
 
 /**
  * Waits until a fiber sleeps for `delay` from now (a retry, a timeout), then moves the clock on by `delay`.
@@ -292,7 +290,7 @@ describe("Transport", () => {
         const before = yield* bytesIn(transport)
         yield* first.pushFrame(text("alive"))
         // Read at 6 s, so the idle timer, waking at 10 s, sleeps on until 16 s.
-        yield* eventually(Effect.map(bytesIn(transport), (n) => n >= before + 9))
+        yield* eventually(Effect.map(bytesIn(transport), (n) => n >= before + 9), { every: "yield" })
         yield* TestClock.adjust("6 seconds")
         yield* TestClock.adjust("4 seconds")
         // Inbound bytes reset the idle clock: the drop comes 10 s after them, not 10 s after connecting.

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
@@ -40,9 +41,6 @@ const command: FastCheck.Arbitrary<Command> = FastCheck.oneof(
 const settle = Effect.gen(function*() {
   for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
 })
-
-const eventually = (check: () => boolean): Effect.Effect<void> =>
-  Effect.suspend(() => check() ? Effect.void : Effect.zipRight(Effect.yieldNow(), eventually(check)))
 
 // Runs the commands against a transport over the in-memory connector and checks, after every step, the
 // invariants the transport promises.
@@ -132,7 +130,7 @@ const check = (commands: ReadonlyArray<Command>) =>
     // stop returns once the supervisor is interrupted and the connection it held released.
     for (const c of connections) assert.isTrue(yield* c.isClosed, "stop leaves no connection open")
     // The observer sees Closed in its own fiber: waited for, not assumed after some yields.
-    yield* eventually(() => observed.some((s) => s._tag === "Closed"))
+    yield* eventually(Effect.sync(() => observed.some((s) => s._tag === "Closed")), { every: "yield" })
 
     // Closed is final, and generations only grow.
     const closedAt = observed.findIndex((s) => s._tag === "Closed")
