@@ -81,7 +81,7 @@ export const roundTrips = (
   count: number,
   size: number,
   onEach: (millis: number) => void = () => {}
-): Effect.Effect<Float64Array, Transport.SendError | Transport.ReceiveError | CliError> =>
+): Effect.Effect<Float64Array, Transport.OperationError | CliError> =>
   Effect.gen(function*() {
     const samples = new Float64Array(count)
     const payload = payloadFor(size, 0)
@@ -113,7 +113,7 @@ export const run = (
   options: PingOptions
 ): Effect.Effect<
   PingResult,
-  Transport.SendError | Transport.ReceiveError | CliError | ConfigurationError | TransportServer.TransportServerError,
+  Transport.OperationError | CliError | ConfigurationError | TransportServer.TransportServerError,
   FileSystem.FileSystem
 > =>
   Effect.gen(function*() {

@@ -157,7 +157,7 @@ export const run = (
   options: SendOptions
 ): Effect.Effect<
   void,
-  Transport.SendError | Transport.ReceiveError | ConfigurationError | CliError,
+  Transport.OperationError | ConfigurationError | CliError,
   FileSystem.FileSystem
 > =>
   Effect.gen(function*() {

@@ -55,7 +55,7 @@
  * call; one sweeper fiber per client enforces every call's timeout (`Deadlines`), and the response completes
  * the call from the reader.
  *
- * Observability: the metrics in `RemotingClientMetrics`; a span `rocketmq.remoting.invoke` (or
+ * Observability: the metrics in `metrics`; a span `rocketmq.remoting.invoke` (or
  * `rocketmq.remoting.invokeOneway`) per call, with attributes `code`, `address`, then `opaque` and
  * `responseCode`, whenever a tracer is installed (`@effect/opentelemetry`'s, for instance). Under Effect's
  * default tracer, whose spans go nowhere, and with `Effect.withTracerEnabled(false)`, no span is made: it
@@ -387,6 +387,14 @@ export const isRemotingClient = (u: unknown): u is RemotingClientService => Pred
  * - `idleDrops`: connections dropped by `idleTimeout`;
  * - `timeoutDrops`: connections dropped by `closeOnTimeout`;
  * - `serverRequests`: server requests by `code` and `outcome` (`handled`, `failed`, `not_supported`, `busy`).
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const metrics: typeof clientMeters.metrics = clientMeters.metrics
+
+/**
+ * @deprecated Renamed `metrics`.
  *
  * @since 0.2.0
  * @category metrics

@@ -62,21 +62,29 @@ export const TypeId: unique symbol = Symbol.for("@rocketmq-effect/transport/Tran
 export type TypeId = typeof TypeId
 
 /**
- * What a send (`send`, `output`) can fail with.
+ * What an operation, a send (`send`, `sendAll`, `output`) or a receive (`recvPkg`, `recv`), can fail with.
+ * A bad inbound frame is a `ConnectionError` with reason `"Protocol"` whose `cause` says what was seen.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category models
  */
-export type SendError = ConnectionError | ConnectionClosedError | FrameTooLargeError | TimeoutError
+export type OperationError = ConnectionError | ConnectionClosedError | FrameTooLargeError | TimeoutError
 
 /**
- * What a receive (`recvPkg`, `recv`) can fail with. A bad inbound frame is a `ConnectionError` with reason
- * `"Protocol"` whose `cause` says what was seen.
+ * @deprecated The same type as `OperationError`: use that.
  *
  * @since 0.1.0
  * @category models
  */
-export type ReceiveError = ConnectionError | ConnectionClosedError | FrameTooLargeError | TimeoutError
+export type SendError = OperationError
+
+/**
+ * @deprecated The same type as `OperationError`: use that.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReceiveError = OperationError
 
 /**
  * Per-call options of the operations.
@@ -175,9 +183,9 @@ export interface TransportService {
     ConnectionError | ConnectionClosedError
   >
   /** Writes bytes that are already framed (the seed's `output`). */
-  readonly output: (bytes: Uint8Array, options?: SendOptions) => Effect.Effect<void, SendError>
+  readonly output: (bytes: Uint8Array, options?: SendOptions) => Effect.Effect<void, OperationError>
   /** Frames `payload` and writes it. */
-  readonly send: (payload: Uint8Array, options?: SendOptions) => Effect.Effect<void, SendError>
+  readonly send: (payload: Uint8Array, options?: SendOptions) => Effect.Effect<void, OperationError>
   /**
    * `send` for a caller that is not a fiber (a request/response client completing its calls from callbacks):
    * frames `payload` and queues it, then calls `settled` once, with no error when the connection accepted the
@@ -191,7 +199,7 @@ export interface TransportService {
    */
   readonly unsafeSend: (
     payload: Uint8Array,
-    settled: (error: SendError | undefined) => void,
+    settled: (error: OperationError | undefined) => void,
     options?: UnsafeSendOptions
   ) => () => void
   /**
@@ -199,11 +207,11 @@ export interface TransportService {
    * them, and they complete or fail together. If one is over `maxMessageSize`, none is sent. The way to
    * pipeline many frames from one fiber.
    */
-  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: SendOptions) => Effect.Effect<void, SendError>
+  readonly sendAll: (payloads: Iterable<Uint8Array>, options?: SendOptions) => Effect.Effect<void, OperationError>
   /** The next inbound payload (the seed's `recv_pkg`). An empty frame is an empty array. */
-  readonly recvPkg: (options?: OperationOptions) => Effect.Effect<Uint8Array, ReceiveError>
+  readonly recvPkg: (options?: OperationOptions) => Effect.Effect<Uint8Array, OperationError>
   /** Exactly `size` inbound bytes, ignoring framing (the seed's `recv`). */
-  readonly recv: (size: number, options?: OperationOptions) => Effect.Effect<Uint8Array, ReceiveError>
+  readonly recv: (size: number, options?: OperationOptions) => Effect.Effect<Uint8Array, OperationError>
   /**
    * Every inbound payload, across reconnects, until the transport closes. Fails only when retries are
    * exhausted. Reads the same sequence as `recvPkg`: use one or the other.
@@ -264,15 +272,25 @@ export interface Options {
  * The reconnect schedule the seed's config describes: attempts spaced by `retryInterval`, at most
  * `maxRetries` retries after the first attempt (-1: for ever, 0: none).
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category schedules
  */
-export const reconnectSchedule = (
+export const defaultReconnectSchedule = (
   config: Pick<TransportConfig, "retryInterval" | "maxRetries">
 ): Schedule.Schedule<unknown, unknown> => {
   const spaced = Schedule.spaced(config.retryInterval)
   return config.maxRetries < 0 ? spaced : Schedule.intersect(spaced, Schedule.recurs(config.maxRetries))
 }
+
+/**
+ * @deprecated Renamed `defaultReconnectSchedule`: what `Options.reconnectSchedule` replaces.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const reconnectSchedule: (
+  config: Pick<TransportConfig, "retryInterval" | "maxRetries">
+) => Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
 
 /**
  * A ready reconnect schedule for fleets: exponential backoff from `base` (default 100 ms) by `factor`
@@ -311,10 +329,10 @@ export const DEFAULT_BUFFER_BYTES: number = 4 * 1024 * 1024
  * The transport's metrics, tagged with `address`: frames and bytes in and out, connection attempts,
  * reconnects and the current state.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category metrics
  */
-export const TransportMetrics = {
+export const metrics = {
   framesIn: Metric.counter("rocketmq_transport_frames_in", { description: "Inbound frames delivered" }),
   framesOut: Metric.counter("rocketmq_transport_frames_out", { description: "Outbound frames written" }),
   bytesIn: Metric.counter("rocketmq_transport_bytes_in", { description: "Inbound bytes read" }),
@@ -327,6 +345,14 @@ export const TransportMetrics = {
     description: "Current state: 0 disconnected, 1 connecting, 2 connected, 3 closed"
   })
 }
+
+/**
+ * @deprecated Renamed `metrics`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const TransportMetrics: typeof metrics = metrics
 
 /**
  * Makes a transport in the current scope, over the `Connector` in context. Closing the scope stops it.
@@ -342,12 +368,12 @@ export const make = (
     // By default room for a few of the largest frames, so that big frames in flight do not stall on the budget.
     const defaultBudget = Math.max(DEFAULT_BUFFER_BYTES, 4 * (Framing.HEADER_SIZE + config.maxMessageSize))
     const operations = yield* internal.make(config, {
-      schedule: options?.reconnectSchedule ?? reconnectSchedule(config),
+      schedule: options?.reconnectSchedule ?? defaultReconnectSchedule(config),
       stableAfter: options?.stableAfter ?? Duration.max(config.retryInterval, Duration.seconds(1)),
       inboundBufferBytes: Math.max(1, options?.inboundBufferBytes ?? defaultBudget),
       outboundBufferBytes: Math.max(1, options?.outboundBufferBytes ?? defaultBudget),
       checkLengthsOnArrival: options?.checkLengthsOnArrival !== false,
-      metrics: TransportMetrics
+      metrics
     })
     const service: TransportService = { [TypeId]: TypeId, config, ...operations }
     // Nothing has closed the transport yet, so starting cannot fail here.

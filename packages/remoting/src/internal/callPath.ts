@@ -1,5 +1,5 @@
 import type { Deadline, Deadlines } from "@rocketmq-effect/transport/Deadlines"
-import type { SendError, TransportService } from "@rocketmq-effect/transport/Transport"
+import type { OperationError, TransportService } from "@rocketmq-effect/transport/Transport"
 import { ConnectionClosedError, ConnectionError } from "@rocketmq-effect/transport/TransportError"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -21,7 +21,12 @@ import { PendingTable } from "./pendingTable.js"
  *
  * @internal
  */
-export type CallError = RemotingClientError | ConnectionError | ConnectionClosedError | RemotingCodecError | SendError
+export type CallError =
+  | RemotingClientError
+  | ConnectionError
+  | ConnectionClosedError
+  | RemotingCodecError
+  | OperationError
 
 /** Where a call is. It moves forward only, but for a write that found no connection (back to `Connection`). */
 const enum Stage {
@@ -73,7 +78,7 @@ class Call implements Deadline {
     this.path.expire(this)
   }
 
-  readonly written = (error: SendError | undefined): void => {
+  readonly written = (error: OperationError | undefined): void => {
     this.path.written(this, error)
   }
 }
@@ -352,7 +357,7 @@ export class CallPath {
   }
 
   /** The transport settled a call's write. */
-  written(call: Call, error: SendError | undefined): void {
+  written(call: Call, error: OperationError | undefined): void {
     call.writeSettled = true
     call.cancelWrite = undefined
     if (call.stage !== Stage.Write) return

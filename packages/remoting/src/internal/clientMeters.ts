@@ -3,7 +3,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
 
 /**
- * The client's metrics, as `RemotingClient.RemotingClientMetrics` presents them.
+ * The client's metrics, as `RemotingClient.metrics` presents them.
  *
  * @internal
  */

@@ -2,7 +2,7 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 
 /**
- * The transport's metrics, as `Transport.TransportMetrics` defines them.
+ * The transport's metrics, as `Transport.metrics` defines them.
  *
  * @internal
  */

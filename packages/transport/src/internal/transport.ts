@@ -12,8 +12,8 @@ import { Connector } from "../Connector.js"
 import * as Framing from "../Framing.js"
 import type {
   DropOptions,
+  OperationError,
   OperationOptions,
-  SendError,
   SendOptions,
   TransportService,
   TypeId,
@@ -164,7 +164,7 @@ export const make = (
       limit: TimeLimit<TimeoutError> | undefined,
       awaitConnection: boolean,
       frames: number
-    ): Effect.Effect<void, SendError> => {
+    ): Effect.Effect<void, OperationError> => {
       if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "send" }))
       const live = link.live
       if (live !== undefined) {
@@ -185,7 +185,7 @@ export const make = (
 
     const unsafeSend = (
       payload: Uint8Array,
-      settled: (error: SendError | undefined) => void,
+      settled: (error: OperationError | undefined) => void,
       options?: UnsafeSendOptions
     ): () => void => {
       const parts = framePayload(payload, framing)
