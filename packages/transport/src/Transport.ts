@@ -23,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -210,8 +211,15 @@ export interface TransportService {
   readonly sendAll: (payloads: Iterable<Uint8Array>, options?: SendOptions) => Effect.Effect<void, OperationError>
   /** The next inbound payload (the seed's `recv_pkg`). An empty frame is an empty array. */
   readonly recvPkg: (options?: OperationOptions) => Effect.Effect<Uint8Array, OperationError>
-  /** Exactly `size` inbound bytes, ignoring framing (the seed's `recv`). */
-  readonly recv: (size: number, options?: OperationOptions) => Effect.Effect<Uint8Array, OperationError>
+  /**
+   * Exactly `size` inbound bytes, ignoring framing (the seed's `recv`). A size that is not a whole number of
+   * bytes (negative, fractional) fails with `Cause.IllegalArgumentException`; one over the largest frame with
+   * `FrameTooLargeError`.
+   */
+  readonly recv: (
+    size: number,
+    options?: OperationOptions
+  ) => Effect.Effect<Uint8Array, OperationError | Cause.IllegalArgumentException>
   /**
    * Every inbound payload, across reconnects, until the transport closes. Fails only when retries are
    * exhausted. Reads the same sequence as `recvPkg`: use one or the other.

@@ -479,6 +479,19 @@ export const suite = (harness: Harness): void => {
           assert.isTrue(isConnected(1)(yield* transport.state))
         }))
 
+      test("recv of a size that is not a byte count fails IllegalArgumentException; past the largest frame, FrameTooLarge", () =>
+        Effect.gen(function*() {
+          const { transport } = yield* connect({ maxMessageSize: 16 })
+          for (const size of [-1, 1.5, Number.NaN]) {
+            const error = yield* Effect.flip(transport.recv(size))
+            assert.strictEqual(error._tag, "IllegalArgumentException", String(size))
+            assert.include(error.message, `got ${size}`)
+          }
+          const tooLarge = yield* Effect.flip(transport.recv(21))
+          assert.strictEqual(tooLarge._tag, "FrameTooLargeError")
+          assert.isTrue(isConnected(1)(yield* transport.state), "the connection stays up")
+        }))
+
       test("an oversized send or output is refused before touching the socket; the connection stays up", () =>
         Effect.gen(function*() {
           const { conn, transport } = yield* connect({ maxMessageSize: 16 })

@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -124,7 +125,12 @@ export const make = (
     const recvPkg = (options?: OperationOptions) => inbound.receive(takeCountedFrame, limitFor("receive", options))
 
     const recv = (size: number, options?: OperationOptions) => {
-      if (!Number.isInteger(size) || size < 0 || size > maxFrameBytes) {
+      if (!Number.isInteger(size) || size < 0) {
+        return Effect.fail(
+          new Cause.IllegalArgumentException(`recv: size must be a whole number of bytes from 0, got ${size}`)
+        )
+      }
+      if (size > maxFrameBytes) {
         return Effect.fail(new FrameTooLargeError({ direction: "inbound", size, maxSize: maxFrameBytes }))
       }
       return inbound.receive((decoder) => decoder.takeExactly(size), limitFor("receive", options))
