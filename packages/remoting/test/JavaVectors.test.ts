@@ -10,7 +10,7 @@
  * failed with `CI=true`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { hex, readText as text, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
 import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -30,9 +30,6 @@ const javaDecode = (frames: ReadonlyArray<Uint8Array>) =>
   Effect.flatMap(requireCodec, (c) => JavaRemoting.decode(c, frames))
 
 const utf8 = new TextEncoder()
-const hex = (bytes: Uint8Array | undefined) =>
-  bytes === undefined ? "undefined" : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
 /** The JSON header text of a whole Java frame. */
 const jsonHeader = (frame: Uint8Array) => {

@@ -16,8 +16,7 @@ import * as RemotingCodec from "../src/RemotingCodec.js"
 import type { RemotingCommand, SerializeType } from "../src/RemotingCommand.js"
 import { response } from "../src/RemotingCommand.js"
 
-export const text = (s: string): Uint8Array => new TextEncoder().encode(s)
-export const readText = (b: Uint8Array): string => new TextDecoder().decode(b)
+export { readText, text } from "@rocketmq-effect/test-kit/Bytes"
 
 /** A test over real sockets in real time, in a scope, with logs below Error silenced. */
 export const live = Live.make({ timeout: 20_000 })

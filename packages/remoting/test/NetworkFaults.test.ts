@@ -6,6 +6,7 @@
  * The client's default `idleTimeout` is Java's 120 s; the tests shorten it to 5 s to see it act.
  */
 import { assert, describe } from "@effect/vitest"
+import { readText, text } from "@rocketmq-effect/test-kit/Bytes"
 import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import type * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
@@ -20,7 +21,6 @@ import * as NetworkNamespaces from "../../transport-node/test/NetworkNamespaces.
 import * as RemotingClient from "../src/RemotingClient.js"
 import { RequestCode, ResponseCode } from "../src/RemotingCode.js"
 import { request } from "../src/RemotingCommand.js"
-import { readText, text } from "./MockBroker.js"
 
 type State = ConnectionState.ConnectionState
 

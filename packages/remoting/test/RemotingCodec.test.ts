@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { hex, readText as text, text as utf8 } from "@rocketmq-effect/test-kit/Bytes"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import { LanguageCode, RequestCode, ResponseCode } from "../src/RemotingCode.js"
@@ -6,15 +7,12 @@ import * as RemotingCodec from "../src/RemotingCodec.js"
 import * as RemotingCommand from "../src/RemotingCommand.js"
 import type { RemotingCodecError, RemotingCodecErrorReason } from "../src/RemotingError.js"
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
 const fromHex = (text: string): Uint8Array => {
   const clean = text.replace(/\s+/g, "")
   const out = new Uint8Array(clean.length / 2)
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16)
   return out
 }
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
-const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 
 // A payload: header mark with the given type byte, then the header bytes, then the body.
 const payloadOf = (type: number, header: Uint8Array, body: Uint8Array = new Uint8Array(0)): Uint8Array => {

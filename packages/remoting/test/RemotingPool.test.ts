@@ -4,6 +4,7 @@
  * `TestConnector` on the `TestClock` for the idle close.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { readText, text } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import { Connector } from "@rocketmq-effect/transport/Connector"
@@ -21,7 +22,7 @@ import { parseAddress } from "../src/internal/poolEntries.js"
 import { RequestCode, ResponseCode } from "../src/RemotingCode.js"
 import { request, response } from "../src/RemotingCommand.js"
 import * as RemotingPool from "../src/RemotingPool.js"
-import { echoPeer, live, makeBroker, pushCommand, readText, takeCommand, text } from "./MockBroker.js"
+import { echoPeer, live, makeBroker, pushCommand, takeCommand } from "./MockBroker.js"
 
 const tcpPool = (options: RemotingPool.Options = {}) =>
   RemotingPool.make({ transport: { retryInterval: "50 millis" }, ...options }).pipe(

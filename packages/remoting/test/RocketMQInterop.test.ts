@@ -16,13 +16,13 @@
  * failed with `CI=true`.
  */
 import { assert, describe } from "@effect/vitest"
-import { sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { readText, sameBytes, text } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Live from "@rocketmq-effect/test-kit/Live"
 import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import { Connector } from "@rocketmq-effect/transport/Connector"
 import * as Cause from "effect/Cause"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -36,7 +36,6 @@ import { request } from "../src/RemotingCommand.js"
 import * as RemotingPool from "../src/RemotingPool.js"
 import * as RouteData from "../src/RouteData.js"
 import { createTopic, heartbeat, pullMessage as pullMessageRequest, sendMessageV2 } from "./BrokerRequests.js"
-import { readText, text } from "./MockBroker.js"
 import * as RocketMQServers from "./RocketMQServers.js"
 import { bodyCrc, decodeMessages, offsetMsgId, type StoredMessage, writeProperties } from "./StoredMessages.js"
 
@@ -73,10 +72,6 @@ const live = Live.make({ timeout: 120_000, skip })
 const BULK_COUNT = 1000
 const BULK_DEPTH = 64
 const BULK_EMPTY = 10
-
-/** What a test prints for the record (vitest shows it with the test). */
-const report = (name: string, facts: Record<string, unknown>) =>
-  Effect.sync(() => console.log(`[${name}] ${JSON.stringify(facts)}`))
 
 for (const serverType of ["JSON", "ROCKETMQ"] as const) {
   describe(Prerequisites.suiteName(`RocketMQ 5.3.3 servers in ${serverType}`, servers), () => {
@@ -291,7 +286,7 @@ for (const serverType of ["JSON", "ROCKETMQ"] as const) {
           for (const record of pulled.records) {
             for (const key of record.properties.keys()) if (!(key in messages[0]!.properties)) added.add(key)
           }
-          yield* report(`bulk ${serverType} server, ${bulkClient} client`, {
+          yield* Live.report(`bulk ${serverType} server, ${bulkClient} client`, {
             messages: BULK_COUNT,
             totalMiB: +(totalBytes / 1024 / 1024).toFixed(2),
             largest: Math.max(...messages.map((m) => m.body.length)),
@@ -356,7 +351,11 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker killed and restarted", s
           timeoutMs
         })
 
-        yield* waitUntil("300 sends acknowledged before the kill", () => stream.successes() >= 300, "60 seconds")
+        yield* eventually(Effect.sync(() => stream.successes() >= 300), {
+          every: "20 millis",
+          timeout: "60 seconds",
+          what: "300 sends acknowledged before the kill"
+        })
         const killedAt = Date.now()
         yield* servers.killBroker
         const goneMs = Date.now() - killedAt
@@ -364,11 +363,11 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker killed and restarted", s
         const bootMs = yield* servers.startBroker
         const upAt = Date.now()
         const beforeRestart = stream.successes()
-        yield* waitUntil(
-          "300 more sends acknowledged after the restart",
-          () => stream.successes() >= beforeRestart + 300,
-          "60 seconds"
-        )
+        yield* eventually(Effect.sync(() => stream.successes() >= beforeRestart + 300), {
+          every: "20 millis",
+          timeout: "60 seconds",
+          what: "300 more sends acknowledged after the restart"
+        })
         const outcomes = yield* stream.stop
 
         // Every send: SUCCESS or a typed failure, and none past its time bound.
@@ -417,7 +416,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker killed and restarted", s
           assert.isTrue(sameBytes(record.body, streamBody(run, o.id)), `send ${o.id}: body`)
         }
         const unacked = outcomes.filter((o) => o.kind !== "SUCCESS" && byKey.has(uniqKey(run, o.id)))
-        yield* report("restart", {
+        yield* Live.report("restart", {
           sends: outcomes.length,
           outcomes: Object.fromEntries(kinds),
           slowestMs: slowest,
@@ -475,7 +474,11 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker killed and restarted", s
           inFlight: 20,
           timeoutMs: 30_000
         })
-        yield* waitUntil("100 sends acknowledged", () => stream.successes() >= 100, "60 seconds")
+        yield* eventually(Effect.sync(() => stream.successes() >= 100), {
+          every: "20 millis",
+          timeout: "60 seconds",
+          what: "100 sends acknowledged"
+        })
         for (const pending of polls) {
           assert.isTrue(Option.isNone(yield* Fiber.poll(pending)), "the long poll still waits")
         }
@@ -498,7 +501,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker killed and restarted", s
           assert.strictEqual(o.kind, "ConnectionError:Disconnected")
           assert.match(o.cause, /^ConnectionError:(PeerClosed|Read)/)
         }
-        yield* report("kill", {
+        yield* Live.report("kill", {
           killToExitMs: goneMs,
           longPolls: pollOutcomes.length,
           longPollsFailedAfterMs: pollOutcomes.map((o) => o.finishedAt - killedAt),
@@ -603,17 +606,6 @@ const streamBody = (run: string, id: number): Uint8Array => {
   body.set(randomBytes(body.length - head.length, id + 1), head.length)
   return body
 }
-
-/** Polls `done` every 20 ms; fails with `what` after `timeout`. */
-const waitUntil = (what: string, done: () => boolean, timeout: Duration.DurationInput) =>
-  Effect.gen(function*() {
-    while (!done()) yield* Effect.sleep("20 millis")
-  }).pipe(
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new Error(`waited ${Duration.format(Duration.decode(timeout))} for ${what}`)
-    })
-  )
 
 /** How a call ended, as a word: SUCCESS, or the error's tag and reason (and what it waited for) or code. */
 interface Outcome {

@@ -6,6 +6,7 @@
  * failed with `CI=true`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { MiB } from "@rocketmq-effect/test-kit/Bytes"
 import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -18,7 +19,6 @@ const servers = await Effect.runPromise(RocketMQServers.availability)
 const skip = Prerequisites.skipReason(servers)
 if (skip !== undefined) console.warn(`RocketMQServers: skipping (CI would fail these tests): ${skip}`)
 
-const MiB = 1024 * 1024
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0)

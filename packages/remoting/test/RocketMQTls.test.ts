@@ -128,9 +128,6 @@ const firstDrop = (transport: Transport.TransportService) =>
     Effect.timeout("20 seconds")
   )
 
-const report = (name: string, facts: Record<string, unknown>) =>
-  Effect.sync(() => console.log(`[${name}] ${JSON.stringify(facts)}`))
-
 // ---- the remoting suite --------------------------------------------------------------------------------------
 
 /** Deterministic bytes, different for each `seed`. */
@@ -261,7 +258,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enf
         assert.strictEqual((yield* transport.state)._tag, "Connected")
         assert.strictEqual(up.generation, 1)
         assert.include(remotingLog(servers), "Handlers prepended to channel pipeline to establish SSL connection")
-        yield* report("TLS remoting suite", {
+        yield* Live.report("TLS remoting suite", {
           bootMs: servers.brokerBootMs,
           registrationMs: servers.registrationMs,
           connectMs,
@@ -294,7 +291,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enf
           remotingLog(servers),
           "Clients intend to establish an insecure connection while this server is running in SSL enforcing mode"
         )
-        yield* report("plaintext to enforcing", {
+        yield* Live.report("plaintext to enforcing", {
           raw,
           invoke: describeChain(error),
           message: error.message,
@@ -332,7 +329,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enf
         const why = connectionErrorIn(call.cause)
         assert.strictEqual(why?.reason, "Tls")
         assert.strictEqual(why?.tls, refused.tls)
-        yield* report(`refused: ${refused.name}`, {
+        yield* Live.report(`refused: ${refused.name}`, {
           transport: describeChain(error),
           message: error.message,
           invoke: describeChain(call)
@@ -358,7 +355,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker with tls.server.mode=enf
           Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 50 })
         )
         assert.strictEqual(RouteData.masterAddress(answer.brokerAddrTable.get(servers.brokerName)!), servers.broker)
-        yield* report("NameServer permissive", { refused: describeChain(refused), message: refused.message })
+        yield* Live.report("NameServer permissive", { refused: describeChain(refused), message: refused.message })
       })
   )
 })
@@ -394,7 +391,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker requiring client certifi
         const { client, transport } = yield* makeClient(servers.brokerPort, tls(config))
         const facts = yield* remotingSuite(client, servers.brokerName, "mutual", [1, 16 * 1024 + 1, 1024 * 1024])
         assert.strictEqual((yield* transport.awaitConnected).generation, 1)
-        yield* report("mutual TLS remoting suite", { bootMs: servers.brokerBootMs, ...facts })
+        yield* Live.report("mutual TLS remoting suite", { bootMs: servers.brokerBootMs, ...facts })
       })
   )
 
@@ -426,7 +423,7 @@ describe(Prerequisites.suiteName("RocketMQ 5.3.3 broker requiring client certifi
           const why = connectionErrorIn(Predicate.hasProperty(call, "cause") ? call.cause : undefined)
           assert.strictEqual(why?.reason, "Read", describeChain(call).join(" <- "))
           assert.strictEqual(codeOf(why?.cause), refused.alert)
-          yield* report(`REQUIRE: ${refused.name}`, {
+          yield* Live.report(`REQUIRE: ${refused.name}`, {
             transport: describeChain(dropped),
             message: dropped.message,
             invoke: describeChain(call)

@@ -26,3 +26,16 @@ export const pattern = (size: number, seed = 0): Uint8Array => {
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed * 17 + (i >>> 8)) & 0xff
   return bytes
 }
+
+export const KiB = 1024
+export const MiB = 1024 * KiB
+
+/** `s` in UTF-8. */
+export const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+/** UTF-8 bytes as a string. */
+export const readText = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+
+/** Lower-case hex, two digits a byte; `"undefined"` for none (a field that was absent). */
+export const hex = (bytes: Uint8Array | undefined): string =>
+  bytes === undefined ? "undefined" : Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")

@@ -38,3 +38,7 @@ export const make = (options: Options): Live => {
       return options.quiet === false ? test : Logger.withMinimumLogLevel(test, LogLevel.Error)
     }, timeout)
 }
+
+/** Prints what a test measured, for the record, as `[name] {…}` (vitest shows it with the test). */
+export const report = (name: string, facts: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.sync(() => console.log(`[${name}] ${JSON.stringify(facts)}`))

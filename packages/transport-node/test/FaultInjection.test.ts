@@ -1,5 +1,5 @@
 import { assert, describe } from "@effect/vitest"
-import { concatBytes, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { concatBytes, KiB, MiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import * as Framing from "@rocketmq-effect/transport/Framing"
@@ -26,10 +26,8 @@ import {
   hangingPort,
   isConnected,
   isDisconnectedWith,
-  KiB,
   live,
   makeTransport,
-  MiB,
   recordStates,
   tcpHandles
 } from "./TcpFixtures.js"

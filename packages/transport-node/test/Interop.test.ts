@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { KiB, MiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
 import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
@@ -15,9 +15,6 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { afterAll } from "vitest"
 import * as Peers from "./InteropPeers.js"
-
-const KiB = 1024
-const MiB = 1024 * KiB
 
 const netty = Prerequisites.netty()
 const python = Peers.pythonPrerequisites()

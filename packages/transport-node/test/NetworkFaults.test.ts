@@ -7,7 +7,7 @@
  * The timings asserted are the ones measured on Linux 6.x, with slack for a shared machine.
  */
 import { assert, describe } from "@effect/vitest"
-import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { KiB, MiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
@@ -25,7 +25,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as NetworkNamespaces from "./NetworkNamespaces.js"
-import { causeReason, KiB, makeTransport, MiB } from "./TcpFixtures.js"
+import { causeReason, makeTransport } from "./TcpFixtures.js"
 
 type State = ConnectionState.ConnectionState
 

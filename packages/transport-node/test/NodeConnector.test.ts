@@ -1,7 +1,7 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import { assert, describe, it, vi } from "@effect/vitest"
-import { pattern } from "@rocketmq-effect/test-kit/Bytes"
+import { MiB, pattern } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import type { Connection } from "@rocketmq-effect/transport/Connector"
@@ -32,8 +32,6 @@ const appliedOption = (socket: Net.Socket, name: string): unknown => {
   assert.isDefined(symbol, `net.Socket has no ${name} symbol`)
   return (socket as unknown as Record<symbol, unknown>)[symbol!]
 }
-
-const MiB = 1024 * 1024
 
 const RUN_EVENTS = ["data", "end", "error", "close"] as const
 const listenerCounts = (socket: Net.Socket) => RUN_EVENTS.map((event) => socket.listenerCount(event))

@@ -1,5 +1,5 @@
 import { assert, describe, it, vi } from "@effect/vitest"
-import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { KiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
@@ -27,7 +27,6 @@ import {
   echoServer,
   hangingPort,
   isConnected,
-  KiB,
   live,
   makeTransport,
   recordStates,

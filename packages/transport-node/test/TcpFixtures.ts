@@ -3,6 +3,7 @@
  * `NodeTransport.layer`, echo servers, a listener that never accepts (for connects that hang), state waits and
  * open-handle counts.
  */
+import { MiB } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Live from "@rocketmq-effect/test-kit/Live"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
@@ -22,9 +23,6 @@ import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import { Worker } from "node:worker_threads"
 import type * as TransportSuite from "../../transport/test/TransportSuite.js"
-
-export const KiB = 1024
-export const MiB = 1024 * KiB
 
 /**
  * A test over real sockets in real time, in a scope. The transport's warnings (retries running out, a peer's

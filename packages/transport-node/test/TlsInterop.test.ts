@@ -21,7 +21,7 @@
  * (with netty-handler) and openssl: skipped with the reason outside CI when absent, failed with `CI=true`.
  */
 import { assert, describe } from "@effect/vitest"
-import { pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { KiB, MiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
 import * as Causes from "@rocketmq-effect/test-kit/Causes"
 import * as Live from "@rocketmq-effect/test-kit/Live"
 import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
@@ -46,9 +46,6 @@ import * as Path from "node:path"
 import { afterAll } from "vitest"
 import * as Peers from "./InteropPeers.js"
 import { type Certificates, makeCertificatesSync, opensslAvailable } from "./TlsCertificates.js"
-
-const KiB = 1024
-const MiB = 1024 * KiB
 
 const prerequisites: Prerequisites.Availability<string> = (() => {
   const netty = Prerequisites.netty()
@@ -196,10 +193,6 @@ const echoSuite = (transport: Transport.TransportService) =>
     return Date.now() - started
   })
 
-/** What a test prints for the record. */
-const report = (name: string, facts: Record<string, unknown>) =>
-  Effect.sync(() => console.log(`[${name}] ${JSON.stringify(facts)}`))
-
 const tlsLine = (peer: Peers.Peer) =>
   peer.awaitLine((line) => line.startsWith("TLS_OK ") || line.startsWith("TLS_FAILED ")).pipe(
     Effect.timeout("10 seconds")
@@ -235,7 +228,7 @@ describe(
             yield* Peers.roundTrip(transport, pattern(3, 10))
             assert.strictEqual((yield* transport.awaitConnected).generation, 1)
             assert.isFalse(peer.lines().some((l) => /DECODE_ERROR|EXCEPTION/.test(l)), peer.lines().join("\n"))
-            yield* report(`round trips ${expected}`, { netty: line, connectMs, echoMs, largestFrameMs: bigMs })
+            yield* Live.report(`round trips ${expected}`, { netty: line, connectMs, echoMs, largestFrameMs: bigMs })
           }),
         120_000
       )
@@ -249,7 +242,7 @@ describe(
         assert.match(line, /^TLS_OK \S+ \S+ CN=client\.test /, line)
         yield* Peers.roundTrip(transport, pattern(0, 1))
         yield* Peers.roundTrip(transport, pattern(256 * KiB, 2))
-        yield* report("mutual TLS", { netty: line })
+        yield* Live.report("mutual TLS", { netty: line })
       }))
 
     live("the Promise API (makeClient) over TLS, with serverName localhost", () =>
@@ -319,7 +312,7 @@ describe(
               assert.match(netty, /^TLS_OK TLSv1\.2 /, netty)
               yield* peer.awaitLine((l) => l.startsWith("CLOSED ")).pipe(Effect.timeout("10 seconds"))
               assert.isFalse(peer.lines().some((l) => /DECODE_ERROR|EXCEPTION/.test(l)), peer.lines().join("\n"))
-              yield* report(`refused: ${c.name}`, { ...describeError(error), netty: peer.lines().slice(1) })
+              yield* Live.report(`refused: ${c.name}`, { ...describeError(error), netty: peer.lines().slice(1) })
             })
         )
       }
@@ -341,7 +334,7 @@ describe(
             assert.strictEqual(state.generation, 0, "never connected")
             const opened = peer.lines().filter((l) => l.startsWith("OPEN ")).length
             assert.isAtLeast(opened, 3)
-            yield* report("retried", { attempts: state.attempts, opened, message: error.message })
+            yield* Live.report("retried", { attempts: state.attempts, opened, message: error.message })
           })
       )
     })
@@ -381,7 +374,7 @@ describe(
             assert.strictEqual(codeOf(error.cause), client.alert, error.message)
             const netty = yield* tlsLine(peer)
             assert.match(netty, client.netty, netty)
-            yield* report(`REQUIRE, TLS 1.2, ${client.name}`, { ...describeError(error), netty })
+            yield* Live.report(`REQUIRE, TLS 1.2, ${client.name}`, { ...describeError(error), netty })
           }))
 
         live(
@@ -403,7 +396,7 @@ describe(
               assert.strictEqual(state.generation, 1, "the connection came up first")
               const netty = yield* tlsLine(peer)
               assert.match(netty, client.netty, netty)
-              yield* report(`REQUIRE, TLS 1.3, ${client.name}`, { ...describeError(error), netty })
+              yield* Live.report(`REQUIRE, TLS 1.3, ${client.name}`, { ...describeError(error), netty })
             })
         )
       }
@@ -421,7 +414,7 @@ describe(
           assert.strictEqual(codeOf(error.cause), "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", error.message)
           const netty = yield* tlsLine(peer)
           assert.match(netty, /^TLS_FAILED SSLHandshakeException: The client supported protocol versions \[TLSv1\.3\]/)
-          yield* report("version mismatch", { ...describeError(error), netty })
+          yield* Live.report("version mismatch", { ...describeError(error), netty })
         })
     )
 
@@ -444,7 +437,7 @@ describe(
           const state = yield* firstDrop(transport)
           const error = connectionCause(state)
           assert.strictEqual(error.reason, "PeerClosed", error.message)
-          yield* report("plaintext to TLS", {
+          yield* Live.report("plaintext to TLS", {
             raw: { bytes: raw.received.length, hadError: raw.hadError, error: raw.error },
             transport: describeError(error),
             netty
@@ -467,7 +460,7 @@ describe(
           // length> is a TLS handshake record (type 22, legacy version 3.1).
           const adjusted = Number(/exceeds \d+: (\d+)/.exec(decode)?.[1])
           assert.strictEqual((adjusted - 4) >>> 8, 0x160301, decode)
-          yield* report("TLS to plaintext", { ...describeError(error), netty: decode })
+          yield* Live.report("TLS to plaintext", { ...describeError(error), netty: decode })
         })
     )
   }

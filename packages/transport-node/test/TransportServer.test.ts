@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { pattern } from "@rocketmq-effect/test-kit/Bytes"
+import { KiB, MiB, pattern } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as Framing from "@rocketmq-effect/transport/Framing"
@@ -10,9 +10,6 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { connectFramed, connectPlain } from "./PlainPeers.js"
-
-const KiB = 1024
-const MiB = 1024 * KiB
 
 const echoServer = (options: TransportServer.ServerOptions = {}) =>
   Effect.gen(function*() {

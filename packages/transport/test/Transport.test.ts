@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { text } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -18,7 +19,6 @@ import * as Transport from "../src/Transport.js"
 import * as TransportConfig from "../src/TransportConfig.js"
 import * as TransportSuite from "./TransportSuite.js"
 
-const text = (s: string) => new TextEncoder().encode(s)
 const decodeText = (b: Uint8Array) => new TextDecoder().decode(b)
 
 const makeTransport = (

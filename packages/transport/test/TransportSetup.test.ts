@@ -1,4 +1,5 @@
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
+import { text } from "@rocketmq-effect/test-kit/Bytes"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
@@ -14,7 +15,6 @@ import * as Transport from "../src/Transport.js"
 import * as TransportClient from "../src/TransportClient.js"
 import * as TransportConfig from "../src/TransportConfig.js"
 
-const text = (s: string) => new TextEncoder().encode(s)
 const decodeText = (b: Uint8Array) => new TextDecoder().decode(b)
 
 interface Entry {
