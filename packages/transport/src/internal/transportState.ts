@@ -154,7 +154,9 @@ export class TransportState {
           const next = Option.match(state.retryIn, {
             onNone: () => "",
             onSome: (delay) =>
-              Duration.toMillis(delay) === 0 ? "; retrying now" : `; retrying in ${Duration.format(delay)}`
+              Math.round(Duration.toMillis(delay)) === 0
+                ? "; retrying now"
+                : `; retrying in ${Duration.format(Duration.millis(Math.round(Duration.toMillis(delay))))}`
           })
           return [
             LogLevel.Warning,
