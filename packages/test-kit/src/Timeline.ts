@@ -3,8 +3,11 @@
  * `performance.now()`, for tests that measure how long a state took to come (a reconnect after a link came
  * back, a drop after a keep-alive went unanswered).
  */
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { eventually } from "./Eventually.js"
@@ -57,5 +60,68 @@ export const make = <S, E, R>(
         Effect.orDie,
         Effect.map(() => find(predicate, from)!)
       )
+    return { seen, next }
+  })
+
+/**
+ * The first value of `changes` that `predicate` accepts (for a stream of states, the current one counts).
+ * With `timeout`, dies after it; without, it waits as long as the test does (a `TestClock` test moves no
+ * real clock, so it wants none).
+ */
+export const first = <S, E, R>(
+  changes: Stream.Stream<S, E, R>,
+  predicate: (state: S) => boolean,
+  timeout?: Duration.DurationInput
+): Effect.Effect<S, E, R> => {
+  const found = changes.pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
+  return timeout === undefined ? found : Effect.timeoutOption(found, timeout).pipe(
+    Effect.flatMap(Option.match({ onNone: () => Effect.die(new Error("state not reached")), onSome: Effect.succeed }))
+  )
+}
+
+/** Every value so far, and a wait for the next one, in order, that a predicate accepts. */
+export interface Recording<S> {
+  readonly seen: ReadonlyArray<S>
+  /**
+   * The first value not yet waited past that `predicate` accepts, so that a value that lasts no time (a drop
+   * followed by an immediate reconnect) is not missed.
+   */
+  readonly next: (predicate: (state: S) => boolean) => Effect.Effect<S>
+}
+
+/**
+ * Records every value of `changes` from now on, in a fiber of the current scope; returns once the first has
+ * come (for a stream of states, the current one: from there on no transition is missed). With `timeout`, `next`
+ * dies after it, saying what was seen, formatted with `format`.
+ */
+export const record = <S, E, R>(
+  changes: Stream.Stream<S, E, R>,
+  options: { readonly timeout?: Duration.DurationInput; readonly format?: (state: S) => string } = {}
+): Effect.Effect<Recording<S>, never, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<S>()
+    const seen: Array<S> = []
+    const subscribed = yield* Deferred.make<void>()
+    yield* changes.pipe(
+      Stream.runForEach((state) =>
+        Effect.sync(() => seen.push(state)).pipe(
+          Effect.zipRight(Queue.offer(queue, state)),
+          Effect.zipRight(Deferred.succeed(subscribed, undefined))
+        )
+      ),
+      Effect.forkScoped
+    )
+    yield* Deferred.await(subscribed)
+    const format = options.format ?? String
+    const next = (predicate: (state: S) => boolean): Effect.Effect<S> => {
+      const found = Queue.take(queue).pipe(Effect.repeat({ until: predicate }))
+      return options.timeout === undefined ? found : found.pipe(
+        Effect.timeoutFail({
+          duration: options.timeout,
+          onTimeout: () => new Error(`state not reached; seen ${seen.map(format).join(" → ")}`)
+        }),
+        Effect.orDie
+      )
+    }
     return { seen, next }
   })

@@ -6,6 +6,7 @@
 import { MiB } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Live from "@rocketmq-effect/test-kit/Live"
+import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
@@ -111,43 +112,15 @@ export const awaitState = (
   transport: Transport.TransportService,
   predicate: (state: State) => boolean,
   timeout: Duration.DurationInput = "5 seconds"
-): Effect.Effect<State> =>
-  transport.changes.pipe(
-    Stream.filter(predicate),
-    Stream.runHead,
-    Effect.map(Option.getOrThrow),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error("state not reached") }),
-    Effect.orDie
-  )
+): Effect.Effect<State> => Timeline.first(transport.changes, predicate, timeout)
 
 /**
- * Records every state of `transport` from now on, in order (`seen`); `next` waits for the first one not yet
- * waited past that matches, so short-lived states (a disconnect followed by an immediate reconnect) are not
- * missed.
+ * Records every state of `transport` from now on, in order (`seen`); `next` waits up to 5 seconds for the first
+ * one not yet waited past that matches, so short-lived states (a disconnect followed by an immediate reconnect)
+ * are not missed.
  */
 export const recordStates = (transport: Transport.TransportService) =>
-  Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<State>()
-    const seen: Array<State> = []
-    yield* transport.changes.pipe(
-      Stream.runForEach((state) =>
-        Effect.sync(() => seen.push(state)).pipe(Effect.zipRight(Queue.offer(queue, state)))
-      ),
-      Effect.forkScoped
-    )
-    // Subscribed once the current state is in.
-    yield* eventually(Effect.sync(() => seen.length > 0))
-    const next = (predicate: (state: State) => boolean): Effect.Effect<State> =>
-      Queue.take(queue).pipe(
-        Effect.repeat({ until: predicate }),
-        Effect.timeoutFail({
-          duration: "5 seconds",
-          onTimeout: () => new Error(`state not reached; seen ${seen.map(ConnectionState.format).join(" → ")}`)
-        }),
-        Effect.orDie
-      )
-    return { seen, next }
-  })
+  Timeline.record(transport.changes, { timeout: "5 seconds", format: ConnectionState.format })
 
 export const isConnected = (generation?: number) => (state: State) =>
   state._tag === "Connected" && (generation === undefined || state.generation === generation)

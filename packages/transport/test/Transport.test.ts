@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { text } from "@rocketmq-effect/test-kit/Bytes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
+import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -56,10 +57,6 @@ const testConnector: TransportSuite.Harness = {
 TransportSuite.suite(testConnector)
 
 type State = ConnectionState.ConnectionState
-
-/** The first state, the current one included, that `predicate` accepts. */
-const awaitState = (transport: Transport.TransportService, predicate: (state: State) => boolean) =>
-  transport.changes.pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
 
 const isExhausted = (state: State) => state._tag === "Disconnected" && state.exhausted
 
@@ -136,7 +133,7 @@ describe("Transport", () => {
         )
         yield* Deferred.await(subscribed)
         yield* transport.start
-        yield* awaitState(transport, (s) => s._tag === "Disconnected" && Option.isSome(s.cause))
+        yield* Timeline.first(transport.changes, (s) => s._tag === "Disconnected" && Option.isSome(s.cause))
         yield* wake("1 second")
         const conn = yield* peer.accepted
         yield* transport.awaitConnected
@@ -185,7 +182,7 @@ describe("Transport", () => {
         )
         const waiting = yield* Effect.fork(Effect.exit(transport.awaitConnected))
         for (let i = 0; i < 3; i++) yield* wake("5 seconds")
-        const state = yield* awaitState(transport, isExhausted)
+        const state = yield* Timeline.first(transport.changes, isExhausted)
         assert.deepStrictEqual((yield* peer.attempts).map((a) => a.at), [0, 5000, 10000, 15000])
         if (state._tag === "Disconnected") {
           assert.strictEqual(state.attempts, 4)
@@ -207,7 +204,7 @@ describe("Transport", () => {
     it.scoped("maxRetries 0 makes one attempt; start after exhaustion starts a fresh round", () =>
       Effect.gen(function*() {
         const { peer, transport } = yield* setup({ maxRetries: 0 }, undefined, (peer) => peer.next("refuse"))
-        yield* awaitState(transport, isExhausted)
+        yield* Timeline.first(transport.changes, isExhausted)
         assert.strictEqual((yield* peer.attempts).length, 1)
         yield* transport.start
         yield* peer.accepted
@@ -223,10 +220,13 @@ describe("Transport", () => {
           undefined,
           (peer) => peer.next("hang")
         )
-        yield* awaitState(transport, (s) => s._tag === "Connecting")
+        yield* Timeline.first(transport.changes, (s) => s._tag === "Connecting")
         // The attempt's timer is set: it is the connect timeout that ends it.
         yield* wake("3 seconds")
-        const state = yield* awaitState(transport, (s) => s._tag === "Disconnected" && Option.isSome(s.cause))
+        const state = yield* Timeline.first(
+          transport.changes,
+          (s) => s._tag === "Disconnected" && Option.isSome(s.cause)
+        )
         if (state._tag === "Disconnected") {
           const cause = Option.getOrThrow(state.cause)
           assert.strictEqual(cause._tag, "TimeoutError")
@@ -246,7 +246,7 @@ describe("Transport", () => {
           (peer) => peer.setDefault("refuse")
         )
         for (const delay of [100, 200, 400, 800]) yield* wake(delay)
-        yield* awaitState(transport, isExhausted)
+        yield* Timeline.first(transport.changes, isExhausted)
         assert.deepStrictEqual((yield* peer.attempts).map((a) => a.at), [0, 100, 300, 700, 1500])
       }))
 
@@ -275,7 +275,7 @@ describe("Transport", () => {
           yield* conn.close
           if (i < 2) yield* wake("5 seconds")
         }
-        yield* awaitState(transport, isExhausted)
+        yield* Timeline.first(transport.changes, isExhausted)
         assert.deepStrictEqual((yield* peer.attempts).map((a) => a.at), [0, 5000, 10000])
       }))
 
@@ -297,7 +297,7 @@ describe("Transport", () => {
         assert.strictEqual(yield* Fiber.join(closedAt), 16_000)
         // The connection was up 16 s, more than the 1 s needed to count as healthy: reconnect at once.
         yield* peer.accepted
-        const state = yield* awaitState(transport, (s) => s._tag === "Connected" && s.generation === 2)
+        const state = yield* Timeline.first(transport.changes, (s) => s._tag === "Connected" && s.generation === 2)
         assert.strictEqual(state._tag === "Connected" && state.generation, 2)
         // The frame that arrived before the drop is still delivered.
         assert.strictEqual(decodeText(yield* transport.recvPkg()), "alive")
@@ -308,7 +308,7 @@ describe("Transport", () => {
     it.scoped("stop while connecting returns at once", () =>
       Effect.gen(function*() {
         const { transport } = yield* setup({ connectTimeout: "1 hour" }, undefined, (peer) => peer.next("hang"))
-        yield* awaitState(transport, (s) => s._tag === "Connecting")
+        yield* Timeline.first(transport.changes, (s) => s._tag === "Connecting")
         yield* transport.stop
         assert.strictEqual((yield* transport.state)._tag, "Closed")
       }))

@@ -1,5 +1,6 @@
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { text } from "@rocketmq-effect/test-kit/Bytes"
+import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
@@ -7,7 +8,6 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Connector from "../src/Connector.js"
 import * as TestConnector from "../src/TestConnector.js"
@@ -58,11 +58,6 @@ const healthyRun = Effect.gen(function*() {
   yield* transport.stop
 })
 
-const awaitState = (
-  transport: Transport.TransportService,
-  predicate: (state: Effect.Effect.Success<Transport.TransportService["state"]>) => boolean
-) => transport.changes.pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
-
 describe("Transport setup", () => {
   describe("logging", () => {
     it.scoped("a healthy connect, send, receive and stop logs nothing at Info or above", () => {
@@ -97,7 +92,7 @@ describe("Transport setup", () => {
         const { peer, transport } = yield* setup({ retryInterval: "10 seconds" })
         yield* peer.setDefault("refuse")
         const warnings = () => logs.entries.filter(atLeast(LogLevel.Warning))
-        yield* awaitState(transport, (state) => state._tag === "Disconnected" && state.attempts === 1)
+        yield* Timeline.first(transport.changes, (state) => state._tag === "Disconnected" && state.attempts === 1)
         assert.strictEqual(warnings().length, 1, "at the first failure, without waiting")
         const [first] = warnings()
         assert.strictEqual(first!.level._tag, "Warning")
@@ -108,7 +103,7 @@ describe("Transport setup", () => {
         // Attempts every 10 s for 3 minutes: 18 more failures, a Warning at 60, 120 and 180 s only.
         for (let i = 0; i < 18; i++) {
           yield* TestClock.adjust("10 seconds")
-          yield* awaitState(transport, (state) => state._tag === "Disconnected" && state.attempts === i + 2)
+          yield* Timeline.first(transport.changes, (state) => state._tag === "Disconnected" && state.attempts === i + 2)
         }
         assert.deepStrictEqual(
           warnings().map((entry) => /\((\d+) failed attempts? so far\)/.exec(entry.message)?.[1]),
@@ -159,7 +154,7 @@ describe("Transport setup", () => {
         const conn = yield* peer.accepted
         yield* transport.awaitConnected
         yield* conn.push(text("GET / HTTP/1.1\r\n"))
-        yield* awaitState(transport, (state) => state._tag === "Disconnected" && Option.isSome(state.cause))
+        yield* Timeline.first(transport.changes, (state) => state._tag === "Disconnected" && Option.isSome(state.cause))
         assert.strictEqual(logs.entries.length, 1)
         const [warning] = logs.entries
         assert.strictEqual(warning!.level._tag, "Warning")
