@@ -39,3 +39,13 @@ export const readText = (bytes: Uint8Array): string => new TextDecoder().decode(
 /** Lower-case hex, two digits a byte; `"undefined"` for none (a field that was absent). */
 export const hex = (bytes: Uint8Array | undefined): string =>
   bytes === undefined ? "undefined" : Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+
+/** A payload that carries its sequence number in its first four bytes, the rest a `pattern` seeded with it. */
+export const numbered = (seq: number, size: number): Uint8Array => {
+  const bytes = pattern(size, seq)
+  new DataView(bytes.buffer).setUint32(0, seq)
+  return bytes
+}
+
+/** The sequence number of a `numbered` payload. */
+export const seqOf = (payload: Uint8Array): number => new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0)

@@ -1,12 +1,12 @@
 import { assert, describe } from "@effect/vitest"
-import { concatBytes, KiB, MiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { concatBytes, KiB, MiB, numbered, pattern, sameBytes, seqOf } from "@rocketmq-effect/test-kit/Bytes"
+import { failureOf } from "@rocketmq-effect/test-kit/Causes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as ConnectionState from "@rocketmq-effect/transport/ConnectionState"
 import * as Framing from "@rocketmq-effect/transport/Framing"
 import * as Transport from "@rocketmq-effect/transport/Transport"
 import { ConnectionError } from "@rocketmq-effect/transport/TransportError"
 import type { FrameTooLargeError, TransportError } from "@rocketmq-effect/transport/TransportError"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -45,19 +45,6 @@ const bytesIn = (address: string) =>
   Metric.value(Metric.tagged(Transport.TransportMetrics.bytesIn, "address", address)).pipe(
     Effect.map((state) => state.count)
   )
-
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  return Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<A, E>).cause))
-}
-
-/** A payload that carries its sequence number in its first four bytes. */
-const numbered = (seq: number, size: number) => {
-  const bytes = pattern(size, seq)
-  new DataView(bytes.buffer).setUint32(0, seq)
-  return bytes
-}
-const seqOf = (payload: Uint8Array) => new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0)
 
 /**
  * Collects the sequence numbers of the frames `transport` receives, noting any whose bytes are not the

@@ -7,7 +7,8 @@
  * The timings asserted are the ones measured on Linux 6.x, with slack for a shared machine.
  */
 import { assert, describe } from "@effect/vitest"
-import { KiB, MiB, pattern, sameBytes } from "@rocketmq-effect/test-kit/Bytes"
+import { KiB, MiB, numbered, sameBytes, seqOf } from "@rocketmq-effect/test-kit/Bytes"
+import { failureOf } from "@rocketmq-effect/test-kit/Causes"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
@@ -16,7 +17,6 @@ import { Connector } from "@rocketmq-effect/transport/Connector"
 import * as Transport from "@rocketmq-effect/transport/Transport"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import type { TransportError } from "@rocketmq-effect/transport/TransportError"
-import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -31,20 +31,8 @@ type State = ConnectionState.ConnectionState
 
 const now = () => performance.now()
 
-/** A payload that carries its sequence number in its first four bytes, the rest a pattern derived from it. */
-const numbered = (seq: number, size: number) => {
-  const bytes = pattern(size, seq)
-  new DataView(bytes.buffer).setUint32(0, seq)
-  return bytes
-}
-const seqOf = (payload: Uint8Array) => new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0)
 const isExact = (payload: Uint8Array) =>
   payload.length >= 4 && sameBytes(payload, numbered(seqOf(payload), payload.length))
-
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  return Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<A, E>).cause))
-}
 
 /** Every state of `transport` from now on, with when it was entered (`performance.now()`). */
 const timeline = (transport: Transport.TransportService) =>
