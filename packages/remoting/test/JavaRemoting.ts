@@ -12,11 +12,12 @@
  * Prerequisites (java, javac, mvn, and Maven able to resolve) are checked once per test file: outside CI a
  * missing one skips the tests with the reason printed; with `CI=true` the tests run and fail with the reason.
  */
+import * as ChildPeer from "@rocketmq-effect/test-kit/ChildPeer"
 import { type Availability, available, missing } from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Prerequisites from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { spawn } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -60,65 +61,33 @@ const ansi = /\x1b\[[0-9;]*m/g
 /** The last `lines` lines of a tool's output, without colour codes (Maven writes some even with -B). */
 const tail = (text: string, lines = 30): string => text.replace(ansi, "").trimEnd().split("\n").slice(-lines).join("\n")
 
-const describeCommand = (command: string, args: ReadonlyArray<string>) =>
-  [command, ...args].map((part) => part.length > 80 ? `${part.slice(0, 77)}...` : part).join(" ")
-
 /** The result of a finished process. */
 export interface Finished {
   readonly code: number | null
-  readonly stdout: Buffer
+  /** Stdout's lines, joined with newlines. */
+  readonly stdout: string
   readonly stderr: string
 }
 
 /**
- * Runs `command` with `input` on its stdin to completion (killed with SIGKILL when interrupted or after
- * `timeoutMs`). Fails only when it cannot be started or times out; the exit code is the caller's business.
+ * Runs `command` with `input` on its stdin to completion (stopped when interrupted or after `timeoutMs`).
+ * Fails only when it cannot be started or times out; the exit code is the caller's business.
  */
 export const runProcess = (
   command: string,
   args: ReadonlyArray<string>,
   options: { readonly input?: string; readonly timeoutMs?: number; readonly cwd?: string } = {}
 ): Effect.Effect<Finished, JavaError> =>
-  Effect.async<Finished, JavaError>((resume) => {
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], cwd: options.cwd ?? packageDir })
-    const stdout: Array<Buffer> = []
-    let stderr = ""
-    let done = false
-    const finish = (effect: Effect.Effect<Finished, JavaError>) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      resume(effect)
-    }
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      finish(Effect.fail(
-        new JavaError({
-          reason: `${describeCommand(command, args)} did not finish within ${options.timeoutMs ?? 120_000} ms; ` +
-            `stderr: ${tail(stderr)}`
-        })
-      ))
-    }, options.timeoutMs ?? 120_000)
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
-    child.stderr.setEncoding("utf8")
-    child.stderr.on("data", (text: string) => {
-      if (stderr.length < 256 * 1024) stderr += text
-    })
-    child.stdin.on("error", () => {})
-    child.on("error", (error) =>
-      finish(Effect.fail(
-        new JavaError({ reason: `${describeCommand(command, args)} could not start: ${error.message}` })
-      )))
-    child.on("close", (code) => finish(Effect.succeed({ code, stdout: Buffer.concat(stdout), stderr })))
-    child.stdin.end(options.input ?? "")
-    return Effect.sync(() => {
-      if (!done) {
-        done = true
-        clearTimeout(timer)
-        child.kill("SIGKILL")
-      }
-    })
-  })
+  ChildPeer.exitCode(command, args, {
+    input: options.input ?? "",
+    cwd: options.cwd ?? packageDir,
+    timeout: Duration.millis(options.timeoutMs ?? 120_000),
+    maxStderr: 256 * 1024,
+    grace: "1 second"
+  }).pipe(
+    Effect.map(({ code, peer }) => ({ code, stdout: peer.lines().join("\n"), stderr: peer.stderr() })),
+    Effect.mapError((error) => new JavaError({ reason: error.reason }))
+  )
 
 /** Like `runProcess`, failing unless the exit code is 0. */
 export const runChecked = (
@@ -131,8 +100,8 @@ export const runChecked = (
       ? Effect.succeed(finished)
       : Effect.fail(
         new JavaError({
-          reason: `${describeCommand(command, args)} exited with ${finished.code}; stdout: ${
-            tail(finished.stdout.toString("utf8"))
+          reason: `${ChildPeer.describeCommand(command, args)} exited with ${finished.code}; stdout: ${
+            tail(finished.stdout)
           }; stderr: ${tail(finished.stderr)}`
         })
       ))
@@ -363,7 +332,7 @@ export const runVectors = (
       "RemotingVectors",
       mode
     ], { input, timeoutMs: 120_000 })
-    const output = finished.stdout.toString("utf8").split("\n").filter((line) => line.length > 0)
+    const output = finished.stdout.split("\n").filter((line) => line.length > 0)
     if (output.length !== lines.length) {
       return yield* new JavaError({
         reason: `RemotingVectors ${mode}: ${lines.length} lines in, ${output.length} out; stderr: ${

@@ -28,8 +28,10 @@ export interface ChildPeer {
   readonly startedAt: number
   /** Stdout lines so far (with `stderrLines`, stderr's too, prefixed `[stderr] `). */
   readonly lines: () => ReadonlyArray<string>
-  /** Stderr so far (the first 64 KiB). */
+  /** Stderr so far (the first `maxStderr` characters). */
   readonly stderr: () => string
+  /** Why the process could not be started, when it could not. */
+  readonly spawnError: () => Error | undefined
   /** The first line, so far or to come, that `match` accepts; fails if the process exits before one. */
   readonly awaitLine: (match: (line: string) => boolean) => Effect.Effect<string, ChildPeerError>
   /** The exit code (null when killed by a signal or never started), once the process has exited. */
@@ -47,6 +49,10 @@ export interface Options {
   readonly stdin?: "pipe" | "ignore"
   readonly env?: NodeJS.ProcessEnv
   readonly cwd?: string
+  /** Written to stdin, which is then closed. */
+  readonly input?: string
+  /** How much of stderr is kept. Default: 64 KiB. */
+  readonly maxStderr?: number
   /** Keeps stderr's lines in `lines`, prefixed `[stderr] `. Default: `false`. */
   readonly stderrLines?: boolean
   /** Keeps only the last this many lines. Default: all. */
@@ -62,7 +68,8 @@ export interface Options {
 
 const MAX_STDERR = 64 * 1024
 
-const describeCommand = (command: string, args: ReadonlyArray<string>) =>
+/** A command line for messages, its long parts shortened. */
+export const describeCommand = (command: string, args: ReadonlyArray<string>): string =>
   [command, ...args].map((part) => part.length > 80 ? `${part.slice(0, 77)}...` : part).join(" ")
 
 /** The children started `watched` and not yet seen exiting: killed when the test process exits. */
@@ -126,11 +133,12 @@ export const spawnPeer = (command: string, args: ReadonlyArray<string>, options:
   const stderrLines = options.stderrLines === true ? onLines("stderr") : undefined
   child.stderr!.on("data", (text: string) => {
     // Enough to say why a child failed; a chatty one cannot grow it without bound.
-    if (stderr.length < MAX_STDERR) stderr += text
+    if (stderr.length < (options.maxStderr ?? MAX_STDERR)) stderr += text
     stderrLines?.(text)
   })
   // A child that exits early makes writes to its stdin fail; the exit is what gets reported.
   child.stdin?.on("error", () => {})
+  if (options.input !== undefined) child.stdin?.end(options.input)
   child.on("error", (error) => {
     watchedChildren.delete(child)
     exit = { code: null, error }
@@ -138,6 +146,9 @@ export const spawnPeer = (command: string, args: ReadonlyArray<string>, options:
   })
   child.on("close", (code) => {
     watchedChildren.delete(child)
+    // The last line, when the output does not end with a newline.
+    if (partial.stdout !== "") onLines("stdout")("\n")
+    if (partial.stderr !== "") stderrLines?.("\n")
     exit = { code }
     notify()
   })
@@ -188,6 +199,7 @@ export const spawnPeer = (command: string, args: ReadonlyArray<string>, options:
     startedAt: Date.now(),
     lines: () => lines,
     stderr: () => stderr,
+    spawnError: () => exit?.error,
     awaitLine,
     exited: Effect.map(waitFor(() => exit), (e) => e!.code),
     exitsWithin: (duration) =>
@@ -232,16 +244,40 @@ export const start = (
     (peer) => stop(peer, options.grace)
   )
 
+/**
+ * Runs `command` to its exit, stdin closed (after `input`), and returns its exit code (null when a signal ended
+ * it) with the finished peer. Fails only when it cannot start or outlives `timeout` (it is then stopped).
+ */
+export const exitCode = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: Options & { readonly timeout?: Duration.DurationInput } = {}
+): Effect.Effect<{ readonly code: number | null; readonly peer: ChildPeer }, ChildPeerError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const peer = yield* start(command, args, options)
+    peer.child.stdin?.end()
+    if (options.timeout !== undefined && !(yield* peer.exitsWithin(options.timeout))) {
+      return yield* new ChildPeerError({
+        reason: `${peer.name} did not finish within ${Duration.format(Duration.decode(options.timeout))}; ` +
+          `stderr: ${peer.stderr().trim()}`
+      })
+    }
+    const code = yield* peer.exited
+    const spawnError = peer.spawnError()
+    if (spawnError !== undefined) {
+      return yield* new ChildPeerError({ reason: `${peer.name} could not start: ${spawnError.message}` })
+    }
+    return { code, peer }
+  }))
+
 /** Runs `command` to completion; fails with its output unless it exits with 0. */
 export const run = (
   command: string,
   args: ReadonlyArray<string>,
-  options: Options = {}
+  options: Options & { readonly timeout?: Duration.DurationInput } = {}
 ): Effect.Effect<ChildPeer, ChildPeerError> =>
-  Effect.scoped(Effect.gen(function*() {
-    const peer = yield* start(command, args, options)
-    peer.child.stdin?.end()
-    const code = yield* peer.exited
+  Effect.gen(function*() {
+    const { code, peer } = yield* exitCode(command, args, options)
     if (code !== 0) {
       return yield* new ChildPeerError({
         reason: `${peer.name} exited with ${code}; stdout: ${
@@ -250,4 +286,4 @@ export const run = (
       })
     }
     return peer
-  }))
+  })

@@ -48,4 +48,39 @@ describe("ChildPeer", () => {
       assert.strictEqual(error._tag, "ChildPeerError")
       assert.include(error.reason, "exited with 0")
     }), 20_000)
+
+  it.live(
+    "exitCode writes the input, keeps a last line without a newline, and gives the code",
+    () =>
+      Effect.gen(function*() {
+        const { code, peer } = yield* ChildPeer.exitCode(
+          process.execPath,
+          ["-e", "process.stdin.pipe(process.stdout); process.stdin.on('end', () => { process.exitCode = 3 })"],
+          { input: "one\ntwo" }
+        )
+        assert.strictEqual(code, 3)
+        assert.deepStrictEqual(peer.lines(), ["one", "two"])
+      }),
+    20_000
+  )
+
+  it.live(
+    "exitCode fails after its timeout, and the child is stopped even when it ignores SIGTERM",
+    () =>
+      Effect.gen(function*() {
+        const error = yield* ChildPeer.exitCode(process.execPath, stubborn, {
+          timeout: "300 millis",
+          grace: "100 millis"
+        })
+          .pipe(Effect.flip)
+        assert.include(error.reason, "did not finish within")
+      }),
+    20_000
+  )
+
+  it.live("exitCode fails when the command cannot start", () =>
+    Effect.gen(function*() {
+      const error = yield* ChildPeer.exitCode("/nonexistent/command", []).pipe(Effect.flip)
+      assert.include(error.reason, "could not start")
+    }), 20_000)
 })
