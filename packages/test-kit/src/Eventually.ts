@@ -2,8 +2,10 @@
  * Waiting for a condition: polled in real time for tests over sockets and processes, or by yielding to the
  * other fibers for tests on the `TestClock` (where a sleep would wait for the clock to be moved).
  */
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 
 /** How a wait polls, and for how long at most. */
 export interface Options {
@@ -33,3 +35,10 @@ export const eventually = (check: Effect.Effect<boolean>, options: Options = {})
     onTimeout: () => new Error(`${options.what ?? "condition"} did not hold within ${Duration.format(timeout)}`)
   }).pipe(Effect.orDie)
 }
+
+/**
+ * Waits until a fiber sleeps until `at` (ms) on the `TestClock`, so that moving the clock to `at` wakes it.
+ * Moving the clock before the sleep is in place would let the sleep start from the later time.
+ */
+export const awaitSleepUntil = (at: number): Effect.Effect<void> =>
+  eventually(Effect.map(TestClock.sleeps(), Chunk.some((wake) => wake === at)), { every: "yield" })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { text } from "@rocketmq-effect/test-kit/Bytes"
-import { eventually } from "@rocketmq-effect/test-kit/Eventually"
+import { awaitSleepUntil, eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -59,10 +59,6 @@ TransportSuite.suite(testConnector)
 type State = ConnectionState.ConnectionState
 
 const isExhausted = (state: State) => state._tag === "Disconnected" && state.exhausted
-
-/** Waits until a fiber sleeps until `at` on the TestClock: adjusting the clock to `at` then wakes it. */
-const awaitSleepUntil = (at: number) =>
-  eventually(Effect.map(TestClock.sleeps(), Chunk.some((wake) => wake === at)), { every: "yield" })
 
 /**
  * Waits until a fiber sleeps for `delay` from now (a retry, a timeout), then moves the clock on by `delay`.
