@@ -1,7 +1,8 @@
 /**
  * Tests over real sockets, processes and clocks: `it.scopedLive` in a scope, with the logs the tests provoke on
- * purpose silenced, skipped when a prerequisite is missing, and bounded inside vitest's own timeout so that a
- * hang fails with Effect's `TimeoutException` (and runs the scope's finalizers) rather than vitest's.
+ * purpose silenced, skipped when a prerequisite is missing and, with `interruptBefore`, bounded inside vitest's
+ * own timeout, so that a hang fails with Effect's `TimeoutException` and runs the scope's finalizers (stopping
+ * the JVMs a test started) rather than being abandoned by vitest.
  */
 import { it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
