@@ -37,6 +37,7 @@
  * Prerequisites (`availability`): root, and `ip netns add`, a veth pair and a `tbf` qdisc that work. Outside CI
  * the tests skip with the reason printed; with `CI=true` they fail (`InteropPeers`' rule).
  */
+import * as ChildPeer from "@rocketmq-effect/test-kit/ChildPeer"
 import * as Live from "@rocketmq-effect/test-kit/Live"
 import { type Availability, skipReason, suiteName as suiteNameFor } from "@rocketmq-effect/test-kit/Prerequisites"
 import * as Effect from "effect/Effect"
@@ -44,7 +45,7 @@ import type * as Scope from "effect/Scope"
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { PeerProcess } from "./InteropPeers.js"
-import { PeerError, requireAvailable, run, start } from "./InteropPeers.js"
+import { PeerError, requireAvailable, start } from "./InteropPeers.js"
 
 const framePeerScript = fileURLToPath(new URL("./peers/frame-peer.mjs", import.meta.url))
 
@@ -104,15 +105,12 @@ export const live = Live.make({ timeout: 30_000, skip, before: requireAvailable(
 
 // ---- commands ---------------------------------------------------------------------------------------------
 
-/** Runs `command` to completion within 10 seconds; fails with its output unless it exits with 0. */
+/**
+ * Runs `command` to completion within 10 seconds; fails with its output unless it exits with 0. The bound is
+ * ChildPeer's timer, not `Effect.timeout`, which could not interrupt the wait in the finalizers that use it.
+ */
 const sh = (command: string, args: ReadonlyArray<string>): Effect.Effect<void, PeerError> =>
-  run(command, args).pipe(
-    Effect.timeoutFail({
-      duration: "10 seconds",
-      onTimeout: () => new PeerError({ reason: `${command} ${args.join(" ")} did not finish within 10 seconds` })
-    }),
-    Effect.asVoid
-  )
+  Effect.asVoid(ChildPeer.run(command, args, { timeout: "10 seconds" }))
 
 /** Like `sh`, for a finalizer: a failure is reported, not raised (the resource may be gone already). */
 const shBestEffort = (command: string, args: ReadonlyArray<string>, gone: RegExp): Effect.Effect<void> =>
