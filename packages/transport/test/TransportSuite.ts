@@ -8,13 +8,23 @@
  * the same test means the same thing over either connector.
  */
 import { assert, describe, it } from "@effect/vitest"
+import {
+  concatBytes,
+  KiB,
+  MiB,
+  pattern,
+  readText as decodeText,
+  sameBytes,
+  text
+} from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
+import * as Live from "@rocketmq-effect/test-kit/Live"
+import * as Timeline from "@rocketmq-effect/test-kit/Timeline"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -83,35 +93,7 @@ export interface Harness {
 
 type State = ConnectionState.ConnectionState
 
-const KiB = 1024
-const MiB = 1024 * KiB
-
 const bytes = (...values: Array<number>) => new Uint8Array(values)
-const text = (s: string) => new TextEncoder().encode(s)
-const decodeText = (b: Uint8Array) => new TextDecoder().decode(b)
-
-/** Bytes whose content depends on `seed` and position, so misordered or misaligned data shows. */
-const pattern = (size: number, seed = 0): Uint8Array => {
-  const out = new Uint8Array(size)
-  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed * 17 + (i >>> 8)) & 0xff
-  return out
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-const concatBytes = (...parts: Array<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
 
 const frame = (payload: Uint8Array) => concatBytes(Framing.encodeHeader(payload.length), payload)
 
@@ -145,36 +127,6 @@ const bytesIn = (transport: Transport.TransportService) =>
     Effect.map((state) => state.count)
   )
 
-/** The first state, the current one included, that `predicate` accepts. */
-const awaitState = (transport: Transport.TransportService, predicate: (state: State) => boolean) =>
-  transport.changes.pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
-
-/**
- * Records every state of `transport` from now on, in order; `next` waits for the first one not yet waited
- * past that `predicate` accepts, so a state that lasts no time (a drop followed by an immediate reconnect) is
- * not missed.
- */
-const recordStates = (transport: Transport.TransportService) =>
-  Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<State>()
-    const seen: Array<State> = []
-    const subscribed = yield* Deferred.make<void>()
-    yield* transport.changes.pipe(
-      Stream.runForEach((state) =>
-        Effect.sync(() => seen.push(state)).pipe(
-          Effect.zipRight(Queue.offer(queue, state)),
-          Effect.zipRight(Deferred.succeed(subscribed, undefined))
-        )
-      ),
-      Effect.forkScoped
-    )
-    // The first element is the state current at subscription: from here on no transition is missed.
-    yield* Deferred.await(subscribed)
-    const next = (predicate: (state: State) => boolean): Effect.Effect<State> =>
-      Queue.take(queue).pipe(Effect.repeat({ until: predicate }))
-    return { seen, next }
-  })
-
 /** Every operation of a stopped transport fails `ConnectionClosedError`; `frames` just ends. */
 export const closedAfterStop = (transport: Transport.TransportService) =>
   Effect.gen(function*() {
@@ -196,26 +148,23 @@ export const closedAfterStop = (transport: Transport.TransportService) =>
  * Registers the transport's connector-independent tests against `harness`.
  */
 export const suite = (harness: Harness): void => {
+  const live = Live.make({ timeout: 20_000 })
   const test = (name: string, self: () => Effect.Effect<void, unknown, Scope.Scope>) =>
     harness.virtualTime
       ? it.scoped(name, self)
       // Over real sockets the transport's warnings, which some tests provoke on purpose, are silenced.
-      : it.scopedLive(name, () => self().pipe(Logger.withMinimumLogLevel(LogLevel.Error)), 20_000)
+      : live(name, self)
 
   // One step of a wait: on the TestClock, letting the other fibers run; in real time, a millisecond.
-  const pause = harness.virtualTime ? Effect.yieldNow() : Effect.sleep("1 millis")
-
-  /** Waits until `check` holds. */
-  const eventually = (check: Effect.Effect<boolean>): Effect.Effect<void> =>
-    Effect.flatMap(check, (ok) => ok ? Effect.void : Effect.zipRight(pause, eventually(check)))
+  const every = harness.virtualTime ? "yield" : "1 millis"
 
   /** Waits until `fiber` is suspended: a receive it runs is registered and waiting. */
   const awaitSuspended = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
-    eventually(Effect.map(Fiber.status(fiber), (status) => status._tag === "Suspended"))
+    eventually(Effect.map(Fiber.status(fiber), (status) => status._tag === "Suspended"), { every })
 
   /** Waits until the transport has read `count` more bytes than `from`. */
   const awaitBytesIn = (transport: Transport.TransportService, from: number, count: number) =>
-    eventually(Effect.map(bytesIn(transport), (n) => n >= from + count))
+    eventually(Effect.map(bytesIn(transport), (n) => n >= from + count), { every })
 
   /** Lets `duration` pass: the TestClock is adjusted, real time passes by itself. */
   const elapse = (duration: Duration.DurationInput) => harness.virtualTime ? TestClock.adjust(duration) : Effect.void
@@ -424,7 +373,7 @@ export const suite = (harness: Harness): void => {
           assert.strictEqual(next._tag === "ConnectionError" && next.reason, "NotConnected")
           const sent = yield* Effect.flip(transport.send(text("x")))
           assert.strictEqual(sent._tag === "ConnectionError" && sent.reason, "NotConnected")
-          const waiting = yield* awaitState(transport, (s) => s._tag === "Disconnected")
+          const waiting = yield* Timeline.first(transport.changes, (s) => s._tag === "Disconnected")
           assert.isTrue(waiting._tag === "Disconnected" && !waiting.exhausted)
           assert.deepStrictEqual(waiting._tag === "Disconnected" && waiting.retryIn, Option.some(Duration.minutes(1)))
         }))
@@ -433,7 +382,7 @@ export const suite = (harness: Harness): void => {
         Effect.gen(function*() {
           const { conn, peer, transport } = yield* connect({ retryInterval: "200 millis" }, { stableAfter: "1 minute" })
           yield* conn.reset
-          yield* awaitState(transport, (s) => s._tag === "Disconnected")
+          yield* Timeline.first(transport.changes, (s) => s._tag === "Disconnected")
           const failed = yield* Effect.flip(transport.send(text("now")))
           assert.strictEqual(failed._tag === "ConnectionError" && failed.reason, "NotConnected", "the default")
           const waiting = yield* Effect.fork(
@@ -450,7 +399,7 @@ export const suite = (harness: Harness): void => {
         Effect.gen(function*() {
           const { conn, transport } = yield* connect({ retryInterval: "1 minute" }, { stableAfter: "1 minute" })
           yield* conn.reset
-          yield* awaitState(transport, (s) => s._tag === "Disconnected")
+          yield* Timeline.first(transport.changes, (s) => s._tag === "Disconnected")
           const waiting = yield* Effect.fork(
             transport.sendAll([text("a"), text("b")], { awaitConnection: true, timeout: "100 millis" })
           )
@@ -514,7 +463,7 @@ export const suite = (harness: Harness): void => {
       test("an inbound frame of maxMessageSize arrives; a length one over drops the connection, Protocol", () =>
         Effect.gen(function*() {
           const { conn, peer, transport } = yield* connect({ maxMessageSize: KiB }, { stableAfter: 0 })
-          const states = yield* recordStates(transport)
+          const states = yield* Timeline.record(transport.changes)
           yield* conn.pushFrame(pattern(KiB, 1))
           assert.isTrue(sameBytes(yield* transport.recvPkg(), pattern(KiB, 1)))
           yield* conn.push(concatBytes(Framing.encodeHeader(KiB + 1), pattern(10)))
@@ -538,7 +487,7 @@ export const suite = (harness: Harness): void => {
       test("a garbage length prefix drops the connection with a typed error that says what was seen", () =>
         Effect.gen(function*() {
           const { conn, peer, transport } = yield* connect({ maxMessageSize: KiB }, { stableAfter: 0 })
-          const states = yield* recordStates(transport)
+          const states = yield* Timeline.record(transport.changes)
           yield* conn.push(text("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
           yield* conn.awaitClosed
           const dropped = yield* states.next((s) => s._tag === "Disconnected")
@@ -561,7 +510,7 @@ export const suite = (harness: Harness): void => {
           for (let i = 0; i < 50; i++) yield* conn.pushFrame(new Uint8Array(96).fill(i))
           const paused = conn.paused
           // A flood is left with the peer, not in the transport's memory; checked where the peer sees the pause.
-          if (paused !== undefined) yield* eventually(paused)
+          if (paused !== undefined) yield* eventually(paused, { every })
           for (let i = 0; i < 50; i++) {
             const payload = yield* transport.recvPkg()
             assert.strictEqual(payload.length, 96)
@@ -638,7 +587,7 @@ export const suite = (harness: Harness): void => {
         Effect.gen(function*() {
           const peer = yield* harness.makePeer
           const transport = yield* peer.makeTransport({}, { stableAfter: 0 })
-          const states = yield* recordStates(transport)
+          const states = yield* Timeline.record(transport.changes)
           const first = yield* peer.accepted
           yield* states.next(isConnected(1))
           yield* first.close
@@ -667,7 +616,7 @@ export const suite = (harness: Harness): void => {
         Effect.gen(function*() {
           const peer = yield* harness.makePeer
           const transport = yield* peer.makeTransport({}, { stableAfter: 0 })
-          const states = yield* recordStates(transport)
+          const states = yield* Timeline.record(transport.changes)
           const first = yield* peer.accepted
           const connected = yield* transport.awaitConnected
           const pending = yield* Effect.fork(transport.recvPkg({ timeout: Duration.infinity }))
@@ -721,7 +670,7 @@ export const suite = (harness: Harness): void => {
             yield* conn.close
           }
           assert.deepStrictEqual(generations, [1, 2, 3, 4, 5])
-          const last = yield* awaitState(transport, isConnected(6))
+          const last = yield* Timeline.first(transport.changes, isConnected(6))
           assert.isTrue(ConnectionState.format(last).startsWith("connected"))
         }))
 
@@ -780,7 +729,7 @@ export const suite = (harness: Harness): void => {
           const conn = yield* peer.accepted
           yield* retrying.awaitConnected
           yield* conn.close
-          yield* awaitState(retrying, (s) => s._tag === "Disconnected" && Option.isSome(s.retryIn))
+          yield* Timeline.first(retrying.changes, (s) => s._tag === "Disconnected" && Option.isSome(s.retryIn))
           yield* retrying.stop
           assert.deepStrictEqual(yield* retrying.state, ConnectionState.Closed({ generation: 1 }))
           yield* closedAfterStop(retrying)
