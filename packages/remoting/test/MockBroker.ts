@@ -16,12 +16,8 @@ import * as RemotingCodec from "../src/RemotingCodec.js"
 import type { RemotingCommand, SerializeType } from "../src/RemotingCommand.js"
 import { response } from "../src/RemotingCommand.js"
 
-export { readText, text } from "@rocketmq-effect/test-kit/Bytes"
-
 /** A test over real sockets in real time, in a scope, with logs below Error silenced. */
 export const live = Live.make({ timeout: 20_000 })
-
-export { eventually } from "@rocketmq-effect/test-kit/Eventually"
 
 /** A frame from a client, decoded, with the serialize type it came in. */
 export interface Received {

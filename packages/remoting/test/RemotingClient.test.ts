@@ -4,6 +4,8 @@
  * requests, bad frames, oneway, metrics and the span.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { readText, text } from "@rocketmq-effect/test-kit/Bytes"
+import { eventually } from "@rocketmq-effect/test-kit/Eventually"
 import * as NodeConnector from "@rocketmq-effect/transport-node/NodeConnector"
 import * as NodeTransport from "@rocketmq-effect/transport-node/NodeTransport"
 import { Connector } from "@rocketmq-effect/transport/Connector"
@@ -30,7 +32,7 @@ import * as RemotingClient from "../src/RemotingClient.js"
 import { LanguageCode, MQVersion, RequestCode, ResponseCode } from "../src/RemotingCode.js"
 import * as RemotingCommand from "../src/RemotingCommand.js"
 import type { MockBroker, Received } from "./MockBroker.js"
-import { echoScript, eventually, live, makeBroker, readText, text } from "./MockBroker.js"
+import { echoScript, live, makeBroker } from "./MockBroker.js"
 
 const { request, response } = RemotingCommand
 

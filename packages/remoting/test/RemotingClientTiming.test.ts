@@ -3,10 +3,10 @@
  * waiting for a connection, the idle drop, and the heartbeat's period. No real time passes.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { awaitSleepUntil, eventually } from "@rocketmq-effect/test-kit/Eventually"
 import { Connector } from "@rocketmq-effect/transport/Connector"
 import * as TestConnector from "@rocketmq-effect/transport/TestConnector"
 import type { TransportConfigInput } from "@rocketmq-effect/transport/TransportConfig"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -37,13 +37,6 @@ const setup = (
     const client = yield* RemotingClient.make({ ...options, transport }).pipe(Effect.orDie)
     return { client, peer, transport }
   })
-
-/** Lets the other fibers run until `check` holds (the clock does not move). */
-const eventually = (check: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.flatMap(check, (ok) => ok ? Effect.void : Effect.zipRight(Effect.yieldNow(), eventually(check)))
-
-/** Waits until a fiber sleeps until `at` on the TestClock, so that adjusting the clock to `at` wakes it. */
-const awaitSleepUntil = (at: number) => eventually(Effect.map(TestClock.sleeps(), Chunk.some((wake) => wake === at)))
 
 /** Moves the clock to `at` (ms), once something sleeps until then. */
 const wakeAt = (at: number) =>
@@ -144,16 +137,20 @@ describe("RemotingClient timing (TestConnector, TestClock)", () => {
       yield* Effect.gen(function*() {
         const { client, peer } = yield* setup({}, { retryInterval: "1 second" }, (peer) => peer.setDefault("accept"))
         const first = yield* peer.accepted
-        yield* eventually(Effect.map(client.transport.isConnected, (up) => up))
+        yield* eventually(Effect.map(client.transport.isConnected, (up) => up), { every: "yield" })
         assert.deepStrictEqual(warnings, [], "a healthy connection says nothing")
         yield* peer.setDefault("refuse")
         yield* first.reset
-        yield* eventually(Effect.sync(() => warnings.length === 1))
-        assert.match(warnings[0]!, /^lost the connection to broker:10911: .*; calls wait for the next one/, JSON.stringify(warnings))
+        yield* eventually(Effect.sync(() => warnings.length === 1), { every: "yield" })
+        assert.match(
+          warnings[0]!,
+          /^lost the connection to broker:10911: .*; calls wait for the next one/,
+          JSON.stringify(warnings)
+        )
         yield* peer.setDefault("accept")
         yield* TestClock.adjust("3 seconds")
         yield* peer.accepted
-        yield* eventually(Effect.sync(() => warnings.length >= 2))
+        yield* eventually(Effect.sync(() => warnings.length >= 2), { every: "yield" })
         assert.match(warnings[1]!, /^connected to broker:10911 again after \d/)
       }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
     }))
@@ -284,18 +281,18 @@ describe("RemotingClient timing (TestConnector, TestClock)", () => {
         }))
       const first = yield* peer.accepted
       yield* Effect.fork(answer(first))
-      yield* eventually(Effect.sync(() => beats.length === 1))
+      yield* eventually(Effect.sync(() => beats.length === 1), { every: "yield" })
       yield* wakeAt(30_000)
-      yield* eventually(Effect.sync(() => beats.length === 2))
+      yield* eventually(Effect.sync(() => beats.length === 2), { every: "yield" })
       yield* wakeAt(60_000)
-      yield* eventually(Effect.sync(() => beats.length === 3))
+      yield* eventually(Effect.sync(() => beats.length === 3), { every: "yield" })
       yield* TestClock.setTime(75_000)
       yield* first.reset
       const second = yield* peer.accepted
       yield* Effect.fork(answer(second))
-      yield* eventually(Effect.sync(() => beats.length === 4))
+      yield* eventually(Effect.sync(() => beats.length === 4), { every: "yield" })
       yield* wakeAt(105_000)
-      yield* eventually(Effect.sync(() => beats.length === 5))
+      yield* eventually(Effect.sync(() => beats.length === 5), { every: "yield" })
       assert.deepStrictEqual(beats, [[1, 0], [1, 30_000], [1, 60_000], [2, 75_000], [2, 105_000]])
     }))
 })
