@@ -194,7 +194,7 @@ describe("RemotingClient over TCP", () => {
         // The late answer was written before the second's, on the same connection: it has been read.
         assert.strictEqual(yield* client.lateResponses, 1)
         const late = yield* Metric.value(
-          Metric.tagged(RemotingClient.RemotingClientMetrics.lateResponses, "address", broker.address)
+          Metric.tagged(RemotingClient.metrics.lateResponses, "address", broker.address)
         )
         assert.strictEqual(late.count, 1)
       })
@@ -595,7 +595,7 @@ describe("RemotingClient over TCP", () => {
         assert.deepInclude(attributes, { code: RequestCode.HEART_BEAT, address: broker.address, responseCode: 0 })
         assert.isNumber(attributes.opaque)
         const count = (outcome: string, code: number) => {
-          const counter = RemotingClient.RemotingClientMetrics.invocations.pipe(
+          const counter = RemotingClient.metrics.invocations.pipe(
             Metric.tagged("address", broker.address),
             Metric.tagged("code", String(code)),
             Metric.tagged("outcome", outcome)
@@ -613,7 +613,7 @@ describe("RemotingClient over TCP", () => {
         assert.strictEqual(yield* count("remote_error", RequestCode.GET_ROUTEINFO_BY_TOPIC), 1)
         assert.strictEqual(yield* count("timeout", RequestCode.PULL_MESSAGE), 1)
         const latency = yield* Metric.value(
-          RemotingClient.RemotingClientMetrics.latency.pipe(
+          RemotingClient.metrics.latency.pipe(
             Metric.tagged("address", broker.address),
             Metric.tagged("code", String(RequestCode.PULL_MESSAGE))
           )
@@ -741,7 +741,7 @@ describe("RemotingClient over TCP", () => {
           assert.strictEqual(again.code, ResponseCode.SUCCESS)
           assert.strictEqual(yield* broker.acceptedCount, 2, "reconnected")
           const drops = yield* Metric.value(
-            Metric.tagged(RemotingClient.RemotingClientMetrics.timeoutDrops, "address", broker.address)
+            Metric.tagged(RemotingClient.metrics.timeoutDrops, "address", broker.address)
           )
           assert.strictEqual(drops.count, 1)
         })

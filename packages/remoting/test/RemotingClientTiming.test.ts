@@ -221,7 +221,7 @@ describe("RemotingClient timing (TestConnector, TestClock)", () => {
       const second = yield* peer.accepted
       assert.strictEqual(second.id, 2)
       const drops = yield* Metric.value(
-        Metric.tagged(RemotingClient.RemotingClientMetrics.idleDrops, "address", "broker:10911")
+        Metric.tagged(RemotingClient.metrics.idleDrops, "address", "broker:10911")
       )
       assert.isAtLeast(drops.count, 1)
     }))

@@ -42,7 +42,7 @@ const frame = (payload: Uint8Array) => concatBytes(Framing.encodeHeader(payload.
 
 /** Inbound bytes the transport to `address` has read so far (its `bytes_in` metric). */
 const bytesIn = (address: string) =>
-  Metric.value(Metric.tagged(Transport.TransportMetrics.bytesIn, "address", address)).pipe(
+  Metric.value(Metric.tagged(Transport.metrics.bytesIn, "address", address)).pipe(
     Effect.map((state) => state.count)
   )
 

@@ -39,7 +39,7 @@ describe("Observability", () => {
         `${describeBlock(recipe)} printed ${JSON.stringify(printed)}`
       )
       const attempts = yield* Metric.value(
-        Metric.tagged(Transport.TransportMetrics.connectAttempts, "address", address)
+        Metric.tagged(Transport.metrics.connectAttempts, "address", address)
       )
       assert.strictEqual(attempts.count, 1)
     }).pipe(Effect.scoped), 30_000)

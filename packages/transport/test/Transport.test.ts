@@ -108,8 +108,8 @@ const noChangeWithin = (transport: Transport.TransportService, duration: Duratio
 
 const counter = (metric: Metric.Metric.Counter<number>) => (transport: Transport.TransportService) =>
   Metric.value(Metric.tagged(metric, "address", transport.config.address)).pipe(Effect.map((state) => state.count))
-const connectAttempts = counter(Transport.TransportMetrics.connectAttempts)
-const bytesIn = counter(Transport.TransportMetrics.bytesIn)
+const connectAttempts = counter(Transport.metrics.connectAttempts)
+const bytesIn = counter(Transport.metrics.bytesIn)
 
 describe("Transport", () => {
   describe("connecting", () => {

@@ -123,7 +123,7 @@ const causeOf = (state: State): { readonly tag: string; readonly reason: string 
 
 /** The inbound bytes the transport has read so far from its address (its `bytes_in` metric). */
 const bytesIn = (transport: Transport.TransportService) =>
-  Metric.value(Metric.tagged(Transport.TransportMetrics.bytesIn, "address", transport.config.address)).pipe(
+  Metric.value(Metric.tagged(Transport.metrics.bytesIn, "address", transport.config.address)).pipe(
     Effect.map((state) => state.count)
   )
 
