@@ -53,7 +53,6 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLTo
   process.stdout.write(
     `\npacked ${tarballs.length} packages into ${Path.resolve(destination)}. In your project, run:\n\n` +
       `${installCommand(tarballs)}\n\n` +
-      "(or the same with pnpm add / yarn add). The CLI alone: npm install --global " +
-      `${tarballs.find((t) => t.dir === "packages/cli").file}\n`
+      "(or the same with pnpm add / yarn add). The CLI comes with the cli tarball: npx rmq-transport --help\n"
   )
 }
