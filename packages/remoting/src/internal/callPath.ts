@@ -110,7 +110,10 @@ export interface Options {
   ) => Either.Either<Uint8Array, RemotingCodecError>
   /** A request was accepted by the connection. */
   readonly requestWritten: () => void
-  /** Drops connection `generation` after calls on it timed out (`closeOnTimeout`), off the call's path. */
+  /**
+   * `closeOnTimeout`: a call on connection `generation` timed out. Fails the calls still on it and drops it,
+   * as any connection the client gives up.
+   */
   readonly dropAfterTimeout: (generation: number, cause: RemotingClientError) => void
 }
 
@@ -194,11 +197,6 @@ export class CallPath {
   /** The connection the client sees up, if any. */
   get connectedGeneration(): number | undefined {
     return this.generation
-  }
-
-  /** For tests of the opaque counter. */
-  restartOpaquesAt(opaque: number): void {
-    this.table.restartAt(opaque)
   }
 
   /**
@@ -285,11 +283,9 @@ export class CallPath {
     }
   }
 
-  /** Fails the calls written on connections up to `generation` with `error`, but `except`. */
-  failConnection(generation: number, error: ConnectionError, except?: Call): void {
-    for (const call of this.table.takeUpTo(generation)) {
-      if (call !== except) this.finish(call, Exit.fail(error))
-    }
+  /** Fails the calls written on connections up to `generation` with `error`. */
+  failConnection(generation: number, error: ConnectionError): void {
+    for (const call of this.table.takeUpTo(generation)) this.finish(call, Exit.fail(error))
   }
 
   /** The client or its transport closed: every call fails, and every later one. */
@@ -397,19 +393,14 @@ export class CallPath {
         cause: stage === Stage.Connection ? this.lastDrop : undefined
       })
     const generation = call.generation
+    this.finish(call, Exit.fail(error))
     if (
       this.options.closeOnTimeout && (stage === Stage.Write || stage === Stage.Response) &&
       generation !== undefined && generation === this.generation
     ) {
-      // Its neighbours fail before it does, with its timeout as the cause; then the connection goes.
-      this.failConnection(
-        generation,
-        new ConnectionError({ reason: "Disconnected", address, generation, cause: error }),
-        call
-      )
+      // The calls beside it fail at once, with its timeout as the cause; then the connection goes.
       this.options.dropAfterTimeout(generation, error)
     }
-    this.finish(call, Exit.fail(error))
   }
 
   /** The caller's fiber was interrupted. */

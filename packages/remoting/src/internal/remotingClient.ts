@@ -152,7 +152,7 @@ export const make = (
       requestWritten: liveness.requestWritten,
       dropAfterTimeout: (generation, cause) => {
         runFork(
-          Effect.flatMap(transport.drop(cause, { generation }), (dropped) => {
+          Effect.flatMap(dropConnection(generation, cause), (dropped) => {
             if (dropped) meters.timeoutDrop()
             return log(
               LogLevel.Debug,

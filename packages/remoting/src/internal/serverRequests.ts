@@ -1,4 +1,5 @@
-import type { TransportService } from "@rocketmq-effect/transport/Transport"
+import type { OperationError, TransportService } from "@rocketmq-effect/transport/Transport"
+import { TimeoutError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -203,7 +204,7 @@ export class ServerRequests {
         opaque: job.request.opaque
       })
       if (generation === undefined) return Effect.zipRight(encodeFailed, gone)
-      const write = Effect.async<void, { readonly _tag: string; readonly message: string }>((resume) => {
+      const write = Effect.async<void, OperationError>((resume) => {
         const cancel = transport.unsafeSend(
           frame,
           (error) => resume(error === undefined ? Effect.void : Effect.fail(error)),
@@ -214,10 +215,8 @@ export class ServerRequests {
       const bounded = Duration.isFinite(answerTimeout)
         ? Effect.timeoutFail(write, {
           duration: answerTimeout,
-          onTimeout: () => ({
-            _tag: "TimeoutError",
-            message: `writing the answer timed out after ${Duration.format(answerTimeout)}`
-          })
+          onTimeout: () =>
+            new TimeoutError({ operation: "send", timeout: answerTimeout, address: this.options.address })
         })
         : write
       return Effect.zipRight(
@@ -225,7 +224,7 @@ export class ServerRequests {
         Effect.catchAll(
           bounded,
           (error) =>
-            error._tag === "ConnectionError" && (error as { readonly reason?: string }).reason === "NotConnected"
+            error._tag === "ConnectionError" && error.reason === "NotConnected"
               ? gone
               : log(LogLevel.Debug, "writing the answer to a server request failed", { error: error.message })
         )
