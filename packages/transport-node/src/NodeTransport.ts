@@ -79,10 +79,6 @@ const withConnector = (tls: TlsConfig.TlsConfig | TlsConfig.TlsConfigInput | und
     tls === undefined ? NodeConnector.make : NodeConnector.makeTls(tls)
   )
 
-const validate = (
-  config: TransportConfig | Partial<TransportConfigInput>
-): Effect.Effect<TransportConfig, ConfigurationError> => TransportConfigModule.make(config)
-
 /**
  * The transport over TCP, connecting to `config.address` when the layer is built (unless `autoStart` is
  * false). Closing the layer's scope closes the transport.
@@ -107,7 +103,9 @@ export function layer(
   options?: Options
 ): Layer.Layer<Transport.Transport | NodeTransport, ConfigurationError> {
   return Layer.scopedContext(
-    Effect.flatMap(validate(config), (config) => makeContext(config, options)).pipe(withConnector(options?.tls))
+    Effect.flatMap(TransportConfigModule.make(config), (config) => makeContext(config, options)).pipe(
+      withConnector(options?.tls)
+    )
   )
 }
 
@@ -188,7 +186,7 @@ export const makeClient = (
     if (options?.logLevel === undefined && logLevel !== undefined) clientOptions = { ...options, logLevel }
   }
   return TransportClient.fromScoped(
-    Effect.flatMap(validate(fields), (config) => Transport.make(config, clientOptions)).pipe(
+    Effect.flatMap(TransportConfigModule.make(fields), (config) => Transport.make(config, clientOptions)).pipe(
       withConnector(clientOptions?.tls)
     ),
     clientOptions

@@ -16,9 +16,10 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { retryText } from "./internal/retryText.js"
 import type { TransportError } from "./TransportError.js"
 import { InvalidStateTransitionError } from "./TransportError.js"
 
@@ -207,8 +208,7 @@ export const format = (state: ConnectionState): string =>
       }${s.exhausted ? ", retries exhausted" : ""}${
         Option.match(s.retryIn, {
           onNone: () => "",
-          onSome: (delay) =>
-            Duration.toMillis(delay) === 0 ? ", retrying now" : `, retrying in ${Duration.format(delay)}`
+          onSome: (delay) => `, ${retryText(delay)}`
         })
       }`,
     Connecting: (s) => `connecting to ${s.address} (attempt ${s.attempt})`,

@@ -28,6 +28,7 @@ import type { TimeLimit } from "./deadlines.js"
 import { Deadlines } from "./deadlines.js"
 import type { Take } from "./inbound.js"
 import { Inbound, takeFrame, takeFrames } from "./inbound.js"
+import type { Live } from "./link.js"
 import { Link } from "./link.js"
 import type { Metrics } from "./meters.js"
 import { tagged } from "./meters.js"
@@ -165,18 +166,29 @@ export const make = (
     const write = (parts: ReadonlyArray<Uint8Array>, options: SendOptions | undefined, frames = 1) =>
       Effect.suspend(() => writeWithin(parts, limitFor("send", options), options?.awaitConnection === true, frames))
 
+    /** The connection a send goes on (only `generation`, when given), or why there is none. */
+    const liveFor = (generation?: number): Live | ConnectionClosedError | ConnectionError => {
+      if (link.closed) return new ConnectionClosedError({ address, operation: "send" })
+      const live = link.live
+      if (live === undefined || (generation !== undefined && generation !== live.generation)) {
+        return new ConnectionError({ reason: "NotConnected", address })
+      }
+      return live
+    }
+
     const writeWithin = (
       parts: ReadonlyArray<Uint8Array>,
       limit: TimeLimit<TimeoutError> | undefined,
       awaitConnection: boolean,
       frames: number
     ): Effect.Effect<void, OperationError> => {
-      if (link.closed) return Effect.fail(new ConnectionClosedError({ address, operation: "send" }))
-      const live = link.live
-      if (live !== undefined) {
+      const live = liveFor()
+      if (live instanceof ConnectionClosedError) return Effect.fail(live)
+      if (!(live instanceof ConnectionError)) {
         return live.outbox.offer(parts, limit === undefined ? undefined : { deadlines, ...limit }, frames)
       }
-      if (!awaitConnection) return Effect.fail(new ConnectionError({ reason: "NotConnected", address }))
+      // Not connected: fail, or wait for a connection within the send's time and try again.
+      if (!awaitConnection) return Effect.fail(live)
       const waited = limit === undefined ? awaitLive : Effect.timeoutFail(awaitLive, {
         duration: Duration.millis(Math.max(0, limit.at - now())),
         onTimeout: limit.error
@@ -199,13 +211,9 @@ export const make = (
         settled(parts)
         return noop
       }
-      if (link.closed) {
-        settled(new ConnectionClosedError({ address, operation: "send" }))
-        return noop
-      }
-      const live = link.live
-      if (live === undefined || (options?.generation !== undefined && options.generation !== live.generation)) {
-        settled(new ConnectionError({ reason: "NotConnected", address }))
+      const live = liveFor(options?.generation)
+      if (live instanceof ConnectionClosedError || live instanceof ConnectionError) {
+        settled(live)
         return noop
       }
       return live.outbox.offerCallback(parts, 1, settled)

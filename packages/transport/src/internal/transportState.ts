@@ -1,4 +1,3 @@
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
@@ -9,6 +8,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as ConnectionState from "../ConnectionState.js"
 import type { TransportError } from "../TransportError.js"
 import { ConnectionClosedError, ConnectionError } from "../TransportError.js"
+import { retryText } from "./retryText.js"
 
 /**
  * A `Connected` state.
@@ -151,13 +151,7 @@ export class TransportState {
         if (this.warnedAt === undefined || now - this.warnedAt >= FAILURE_WARNING_INTERVAL_MILLIS) {
           this.warnedAt = now
           const cause = Option.match(state.cause, { onNone: () => "", onSome: (cause) => `: ${cause.message}` })
-          const next = Option.match(state.retryIn, {
-            onNone: () => "",
-            onSome: (delay) =>
-              Math.round(Duration.toMillis(delay)) === 0
-                ? "; retrying now"
-                : `; retrying in ${Duration.format(Duration.millis(Math.round(Duration.toMillis(delay))))}`
-          })
+          const next = Option.match(state.retryIn, { onNone: () => "", onSome: (delay) => `; ${retryText(delay)}` })
           return [
             LogLevel.Warning,
             `cannot connect to ${this.address} (${plural(this.failedAttempts, "failed attempt")} so far)${cause}${next}`
