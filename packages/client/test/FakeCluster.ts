@@ -223,7 +223,10 @@ export interface FakeClusterService {
   readonly hang: (code: number, count?: number, address?: string) => Effect.Effect<void>
   /** Closes every open connection to `address` (as a peer's FIN); returns how many. */
   readonly dropConnections: (address: string) => Effect.Effect<number>
-  /** Stores messages straight into a queue (broker: default the first), waking held pulls. */
+  /**
+   * Stores messages straight into a queue (broker: default the first), waking held pulls. The queue must exist
+   * (`options.topics` or `addTopic`); properties get TAGS, KEYS, the given ones, then CLUSTER.
+   */
   readonly produce: (
     topic: string,
     queueId: number,
@@ -612,6 +615,8 @@ export const make = (
     const addTopicSync = (topic: string, queues: number, names?: ReadonlyArray<string>) => {
       for (const name of names ?? brokerSpecs.map((b) => b.name)) ensureTopic(brokerNamed(name), topic, queues)
     }
+    // A broker with autoCreateTopicEnable carries TBW102 (8 queues), the template a producer's route falls back to.
+    if (options.autoCreateTopics === true) addTopicSync("TBW102", 8)
     for (const [topic, spec] of Object.entries(options.topics ?? {})) {
       if (typeof spec === "number") addTopicSync(topic, spec)
       else addTopicSync(topic, spec.queues, spec.brokers)
