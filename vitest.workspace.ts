@@ -5,5 +5,6 @@ export default defineWorkspace([
   "packages/transport-node/vitest.config.ts",
   "packages/cli/vitest.config.ts",
   "packages/remoting/vitest.config.ts",
+  "packages/client/vitest.config.ts",
   "packages/test-kit/vitest.config.ts"
 ])

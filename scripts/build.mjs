@@ -16,7 +16,8 @@ const packages = [
   { dir: "packages/transport", esmOnly: [] },
   { dir: "packages/transport-node", esmOnly: [] },
   { dir: "packages/cli", esmOnly: ["bin.ts"] },
-  { dir: "packages/remoting", esmOnly: [] }
+  { dir: "packages/remoting", esmOnly: [] },
+  { dir: "packages/client", esmOnly: [] }
 ]
 
 // `--if-stale` (each package's `prepack`): nothing to do when every package has a build newer than its sources,

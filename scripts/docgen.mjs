@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url"
 const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const docgen = Path.join(root, "node_modules", "@effect", "docgen", "bin.cjs")
 
-const packages = ["packages/transport", "packages/transport-node", "packages/cli", "packages/remoting"]
+const packages = ["packages/transport", "packages/transport-node", "packages/cli", "packages/remoting", "packages/client"]
 
 for (const dir of packages) {
   const started = Date.now()

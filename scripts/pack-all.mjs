@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 
 /** The packages, in the order a user installs them. */
-export const packageDirs = ["packages/transport", "packages/transport-node", "packages/remoting", "packages/cli"]
+export const packageDirs = ["packages/transport", "packages/transport-node", "packages/remoting", "packages/client", "packages/cli"]
 
 const rootManifest = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
 

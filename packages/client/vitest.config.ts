@@ -1,0 +1,8 @@
+import { mergeConfig } from "vitest/config"
+import shared from "../../vitest.shared.js"
+
+export default mergeConfig(shared, {
+  test: {
+    name: "client"
+  }
+})
