@@ -3,7 +3,9 @@
  *
  * - `mavenClasspath(pomDir)`: the classpath of one of the throwaway poms under `interop/`, resolved with
  *   `mvn dependency:build-classpath` and cached under `build/java/<pom dir>/` (keyed by the pom's SHA-256; the
- *   cache is dropped when a jar it lists has gone).
+ *   cache is dropped when a jar it lists has gone). `mavenClasspath`, `classpathAvailability` and
+ *   `compileJava` take another package's `interop/` and `build/java/` as an optional last argument
+ *   (`javaProject(packageDir)`); without it they use this package's.
  * - `interop/java-codec/RemotingVectors.java` is compiled with javac into `build/java/java-codec/classes/` when
  *   the class is missing or older than the source or the classpath, and run once per call with all lines on
  *   stdin: a JVM starts and encodes a few hundred commands in about 0.5 s here (0.35 s for one), so a
@@ -31,6 +33,21 @@ export const interopDir = Path.join(packageDir, "interop")
 
 /** Where resolved classpaths and compiled classes are kept between runs (`build/` is gitignored). */
 export const javaBuildDir = Path.join(packageDir, "build", "java")
+
+/** Where a package keeps its throwaway poms and Java sources, and its resolved classpaths and classes. */
+export interface JavaProject {
+  readonly interopDir: string
+  readonly javaBuildDir: string
+}
+
+/** The `interop/` and `build/java/` of the package at `dir` (a package's root directory). */
+export const javaProject = (dir: string): JavaProject => ({
+  interopDir: Path.join(dir, "interop"),
+  javaBuildDir: Path.join(dir, "build", "java")
+})
+
+/** This package's (`packages/remoting/`): the default of every function taking a `JavaProject`. */
+export const remotingProject: JavaProject = { interopDir, javaBuildDir }
 
 // ---- availability -----------------------------------------------------------------------------------------
 
@@ -138,21 +155,22 @@ export const writeAtomically = (file: string, content: string): void => {
 export const mavenTimings = new Map<string, number>()
 
 /**
- * The classpath of `interop/<name>/pom.xml`: from the cache when the pom has not changed and every jar is still
- * in the local repository, else from `mvn dependency:build-classpath` (which downloads what is missing).
+ * The classpath of `interop/<name>/pom.xml` (of `project`, this package's by default): from the cache when the
+ * pom has not changed and every jar is still in the local repository, else from
+ * `mvn dependency:build-classpath` (which downloads what is missing).
  */
-export const mavenClasspath: (name: string) => Effect.Effect<string, JavaError> = (() => {
+export const mavenClasspath: (name: string, project?: JavaProject) => Effect.Effect<string, JavaError> = (() => {
   const resolved = new Map<string, Effect.Effect<string, JavaError>>()
-  return (name: string) => {
-    let resolve = resolved.get(name)
+  return (name: string, project: JavaProject = remotingProject) => {
+    const pom = Path.join(project.interopDir, name, "pom.xml")
+    let resolve = resolved.get(pom)
     if (resolve === undefined) {
       resolve = Effect.runSync(Effect.cached(Effect.suspend(() => {
-        const pom = Path.join(interopDir, name, "pom.xml")
-        const cacheFile = Path.join(javaBuildDir, name, "classpath.json")
+        const cacheFile = Path.join(project.javaBuildDir, name, "classpath.json")
         const pomSha256 = sha256(pom)
         const cached = readCache(cacheFile, pomSha256)
         if (cached !== undefined) return Effect.succeed(cached)
-        const outputFile = Path.join(javaBuildDir, name, `classpath.${process.pid}.txt`)
+        const outputFile = Path.join(project.javaBuildDir, name, `classpath.${process.pid}.txt`)
         Fs.mkdirSync(Path.dirname(outputFile), { recursive: true })
         const started = Date.now()
         return runChecked("mvn", [
@@ -179,24 +197,28 @@ export const mavenClasspath: (name: string) => Effect.Effect<string, JavaError> 
           )
         )
       })))
-      resolved.set(name, resolve)
+      resolved.set(pom, resolve)
     }
     return resolve
   }
 })()
 
 /**
- * The tools and the classpath of `interop/<name>/pom.xml`: Missing when a tool is absent or Maven cannot
- * resolve (no network, no local copy), with the reason.
+ * The tools and the classpath of `interop/<name>/pom.xml` (of `project`, this package's by default): Missing
+ * when a tool is absent or Maven cannot resolve (no network, no local copy), with the reason.
  */
-export const classpathAvailability = (name: string): Effect.Effect<Availability<string>> => {
+export const classpathAvailability = (
+  name: string,
+  project: JavaProject = remotingProject
+): Effect.Effect<Availability<string>> => {
   const tools = javaToolsPrerequisites()
   if (tools._tag === "Missing") return Effect.succeed(missing(tools.reason))
-  return mavenClasspath(name).pipe(
+  const pom = project === remotingProject
+    ? `interop/${name}/pom.xml`
+    : Path.join(project.interopDir, name, "pom.xml")
+  return mavenClasspath(name, project).pipe(
     Effect.map(available),
-    Effect.catchAll((error) =>
-      Effect.succeed(missing<string>(`Maven could not resolve interop/${name}/pom.xml: ${error.reason}`))
-    )
+    Effect.catchAll((error) => Effect.succeed(missing<string>(`Maven could not resolve ${pom}: ${error.reason}`)))
   )
 }
 
@@ -211,22 +233,25 @@ const mtime = (path: string): number => {
 }
 
 /**
- * Compiles `interop/<name>/<mainClass>.java` against `classpath` into `build/java/<name>/classes/` unless the
- * class there is newer than the source and the classpath cache. Compiles into a fresh directory renamed into
- * place, so a parallel run never sees half the classes. Succeeds with the classes directory.
+ * Compiles `interop/<name>/<mainClass>.java` against `classpath` into `build/java/<name>/classes/` (of
+ * `project`, this package's by default) unless the class there is newer than the source and the classpath
+ * cache. Compiles into a fresh directory renamed into place, so a parallel run never sees half the classes.
+ * Succeeds with the classes directory.
  */
 export const compileJava = (
   name: string,
   mainClass: string,
-  classpath: string
+  classpath: string,
+  project: JavaProject = remotingProject
 ): Effect.Effect<string, JavaError> =>
   Effect.suspend(() => {
-    const source = Path.join(interopDir, name, `${mainClass}.java`)
-    const classesDir = Path.join(javaBuildDir, name, "classes")
+    const source = Path.join(project.interopDir, name, `${mainClass}.java`)
+    const buildDir = Path.join(project.javaBuildDir, name)
+    const classesDir = Path.join(buildDir, "classes")
     const classFile = Path.join(classesDir, `${mainClass}.class`)
-    const upToDate = mtime(classFile) >= Math.max(mtime(source), mtime(Path.join(javaBuildDir, name, "classpath.json")))
+    const upToDate = mtime(classFile) >= Math.max(mtime(source), mtime(Path.join(buildDir, "classpath.json")))
     if (upToDate) return Effect.succeed(classesDir)
-    const fresh = Path.join(javaBuildDir, name, `classes.${process.pid}.${Date.now()}`)
+    const fresh = Path.join(buildDir, `classes.${process.pid}.${Date.now()}`)
     return runChecked("javac", ["-nowarn", "-encoding", "UTF-8", "-cp", classpath, "-d", fresh, source], {
       timeoutMs: 120_000
     }).pipe(
