@@ -101,6 +101,7 @@ describe("installed packages", () => {
     effect: ["one", "two", "three"],
     promise: ["one", "two", "three"],
     remoting: { code: 0, body: "remoting" },
+    client: { status: "SEND_OK", queueOffset: "7", msgIdLength: 32, body: "client" },
     framedBytes: 9
   })
 

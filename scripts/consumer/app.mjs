@@ -4,18 +4,21 @@ import { Framing, Transport } from "@rocketmq-effect/transport"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
 import { RemotingClient, RemotingCode, RemotingCodec, RemotingCommand } from "@rocketmq-effect/remoting"
+import { NodeClient, Producer } from "@rocketmq-effect/client"
 import { Effect, Stream } from "effect"
 import roundTrips from "./roundTrips.cjs"
 
 const result = await roundTrips({
   Effect,
   Framing,
+  NodeClient,
   NodeConnector,
   NodeTransport,
   RemotingClient,
   RemotingCode,
   RemotingCodec,
   RemotingCommand,
+  Producer,
   Stream,
   Transport,
   TransportConfig,

@@ -1,6 +1,6 @@
 // The consumer programs' shared body. `app.mjs` hands it the packages as `import` loads them (the ES module
 // builds), `app.cjs` as `require` loads them (the CommonJS builds): an echo server, one connection through the
-// Effect API, one through the Promise API, one remoting call to a mock broker, and a frame encoded. Resolves with what the program prints.
+// Effect API, one through the Promise API, one remoting call to a mock broker, one producer send through a mock NameServer and broker, and a frame encoded. Resolves with what the program prints.
 "use strict"
 
 const texts = ["one", "two", "three"]
@@ -11,12 +11,14 @@ module.exports = (
   {
     Effect,
     Framing,
+    NodeClient,
     NodeConnector,
     NodeTransport,
     RemotingClient,
     RemotingCode,
     RemotingCodec,
     RemotingCommand,
+    Producer,
     Stream,
     Transport,
     TransportConfig,
@@ -77,8 +79,50 @@ module.exports = (
       Effect.provide(NodeConnector.layer)
     )
 
+    // A NameServer and a broker in one mock: a route naming the mock as broker `broker-a` with one queue, and
+    // SEND_MESSAGE_V2 stored at offset 7. One producer send through it, from the installed client.
+    const cluster = yield* TransportServer.make({ host: "127.0.0.1", port: 0 })
+    const clusterAddress = `127.0.0.1:${cluster.address.port}`
+    const sent = []
+    yield* cluster.serve((connection) =>
+      Stream.runForEach(connection.frames, (payload) =>
+        Effect.flatMap(RemotingCodec.decode(payload), (request) => {
+          const { RequestCode, ResponseCode } = RemotingCode
+          let answer
+          if (request.code === RequestCode.GET_ROUTEINFO_BY_TOPIC) {
+            const route = {
+              queueDatas: [{ brokerName: "broker-a", readQueueNums: 1, writeQueueNums: 1, perm: 6, topicSysFlag: 0 }],
+              brokerDatas: [{ cluster: "c", brokerName: "broker-a", brokerAddrs: { "0": clusterAddress } }]
+            }
+            answer = RemotingCommand.response(request, ResponseCode.SUCCESS, { body: encoder.encode(JSON.stringify(route)) })
+          } else if (request.code === RequestCode.SEND_MESSAGE_V2) {
+            sent.push(decoder.decode(request.body))
+            answer = RemotingCommand.response(request, ResponseCode.SUCCESS, {
+              extFields: { msgId: "7F00000100002A9F0000000000000000", queueId: "0", queueOffset: "7" }
+            })
+          } else {
+            answer = RemotingCommand.response(request, ResponseCode.SUCCESS)
+          }
+          return Effect.flatMap(RemotingCodec.encode(answer, "JSON"), connection.send)
+        }))
+    )
+    const client = yield* Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const result = yield* producer.send({ topic: "Installed", body: encoder.encode("client"), tags: "t" })
+      return {
+        status: result.status,
+        queueOffset: String(result.queueOffset),
+        msgIdLength: result.msgId.length,
+        body: sent[0]
+      }
+    }).pipe(
+      Effect.provide(Producer.layer({ nameServer: clusterAddress })),
+      Effect.provide(NodeClient.layer),
+      Effect.scoped
+    )
+
     const framed = yield* Framing.encode(encoder.encode("frame"), { maxMessageSize: 1024 })
-    return { format, effect: viaEffect, promise: viaPromise, remoting, framedBytes: framed.length }
+    return { format, effect: viaEffect, promise: viaPromise, remoting, client, framedBytes: framed.length }
   })
   return Effect.runPromise(Effect.scoped(program))
 }

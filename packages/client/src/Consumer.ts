@@ -39,12 +39,12 @@
  *   })
  * })
  *
- * program.pipe(
+ * // Run with Effect.runFork(main); interrupting it closes the consumer.
+ * export const main = program.pipe(
  *   Effect.provide(
  *     Consumer.layer({ nameServer: "127.0.0.1:9876", group: "billing", subscriptions: { orders: "paid || refunded" } })
  *   ),
- *   Effect.provide(NodeClient.layer),
- *   Effect.runFork
+ *   Effect.provide(NodeClient.layer)
  * )
  * ```
  *

@@ -10,7 +10,7 @@
  * ```ts
  * import { NodeClient } from "@rocketmq-effect/client"
  *
- * const main = async () => {
+ * export const main = async () => {
  *   const producer = await NodeClient.makeProducer({ nameServer: "127.0.0.1:9876" })
  *   const consumer = await NodeClient.makeConsumer({
  *     nameServer: "127.0.0.1:9876",

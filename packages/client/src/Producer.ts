@@ -22,19 +22,20 @@
  *
  * @example
  * ```ts
- * import { Message, NodeClient, Producer } from "@rocketmq-effect/client"
+ * import { NodeClient, Producer } from "@rocketmq-effect/client"
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const producer = yield* Producer.Producer
- *   const result = yield* producer.send(Message.make("orders", "order 42 paid", { tags: "paid", keys: ["42"] }))
+ *   const body = new TextEncoder().encode("order 42 paid")
+ *   const result = yield* producer.send({ topic: "orders", body, tags: "paid", keys: ["42"] })
  *   yield* Effect.log(`stored as ${result.msgId} in queue ${result.queue.queueId}`)
  * })
  *
- * program.pipe(
+ * // Run with Effect.runPromise(main).
+ * export const main = program.pipe(
  *   Effect.provide(Producer.layer({ nameServer: "127.0.0.1:9876", group: "orders-service" })),
- *   Effect.provide(NodeClient.layer),
- *   Effect.runPromise
+ *   Effect.provide(NodeClient.layer)
  * )
  * ```
  *

@@ -145,7 +145,11 @@ export const NOT_AVAILABLE_DURATION: ReadonlyArray<number> = [0, 0, 2000, 5000, 
 export class LatencyFaults {
   private readonly until = new Map<string, number>()
 
-  /** Records an attempt on `brokerName` that took `latencyMillis` (failed: `isolation`), at `now`. */
+  /**
+   * Records an attempt on `brokerName` that took `latencyMillis` (failed: `isolation`), at `now`.
+   *
+   * @since 0.3.0
+   */
   update(brokerName: string, latencyMillis: number, isolation: boolean, now: number): void {
     const latency = isolation ? 10_000 : latencyMillis
     let duration = 0
@@ -159,6 +163,11 @@ export class LatencyFaults {
     else this.until.delete(brokerName)
   }
 
+  /**
+   * Whether `brokerName` may be chosen at `now`.
+   *
+   * @since 0.3.0
+   */
   isAvailable(brokerName: string, now: number): boolean {
     const until = this.until.get(brokerName)
     return until === undefined || now >= until
@@ -180,6 +189,12 @@ export class QueueSelector {
     this.index = start
   }
 
+  /**
+   * The next queue: not on `lastBroker` when another broker has one (and, with `faults`, on a broker in the
+   * choice when there is one).
+   *
+   * @since 0.3.0
+   */
   select(
     queues: ReadonlyArray<MessageQueue.MessageQueue>,
     lastBroker: string | undefined,
@@ -205,8 +220,14 @@ export class QueueSelector {
     return queues[this.next() % queues.length]
   }
 
-  private next(): number {
+  /**
+   * The next index of the round-robin, wrapping at 2^31 − 1 (Java's `ThreadLocalIndex`).
+   *
+   * @since 0.3.0
+   */
+  next(): number {
     this.index = (this.index + 1) & 0x7fffffff
     return this.index
   }
 }
+

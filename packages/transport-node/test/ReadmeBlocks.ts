@@ -116,7 +116,8 @@ export interface RunResult {
 const workspacePackages: Record<string, string> = {
   "@rocketmq-effect/transport": "packages/transport",
   "@rocketmq-effect/transport-node": "packages/transport-node",
-  "@rocketmq-effect/remoting": "packages/remoting"
+  "@rocketmq-effect/remoting": "packages/remoting",
+  "@rocketmq-effect/client": "packages/client"
 }
 
 // The `node_modules` of the scratch directory: the workspace root's packages, and the workspace's own.

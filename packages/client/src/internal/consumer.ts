@@ -222,6 +222,7 @@ export const make = (options: Consumer.Options) =>
     let closed = false
     let consuming = false
     const warnedNoRoute = new Set<string>()
+    const undecodable = new Map<string, bigint>()
 
     const failure = (
       reason: ConsumerError["reason"],
@@ -582,6 +583,10 @@ export const make = (options: Consumer.Options) =>
                 )
               )
               if (decoded._tag === "Left") {
+                // Said once per queue and offset; the pull is retried after the back-off, so nothing is skipped.
+                const key = MessageQueue.key(pq.queue)
+                if (undecodable.get(key) === pq.next) return settings.pullBackoff
+                undecodable.set(key, pq.next)
                 yield* Effect.logWarning(
                   `consumer group ${group}: a message of ${
                     MessageQueue.key(pq.queue)
