@@ -183,17 +183,43 @@ const text = (bytes: Uint8Array, from: number, to: number, at: number, what: str
   }
 }
 
-/** The topic of the previous record, reused when the next one stores the same bytes (the usual case). */
-interface TopicCache {
+/**
+ * A value read from some bytes of the previous record, reused when the next record holds the same bytes: the
+ * records of one answer mostly share their topic, store host and born host.
+ */
+interface BytesCache {
   bytes: Uint8Array | undefined
   text: string
 }
+
+const newCache = (): BytesCache => ({ bytes: undefined, text: "" })
 
 const sameBytes = (a: Uint8Array, b: Uint8Array, from: number, length: number): boolean => {
   if (a.length !== length) return false
   for (let i = 0; i < length; i++) if (a[i] !== b[from + i]) return false
   return true
 }
+
+/** `hostText` of the address and port at `at`, through `cache`. */
+const cachedHost = (cache: BytesCache, body: Uint8Array, view: DataView, at: number, v6: boolean): string => {
+  const length = v6 ? 20 : 8
+  if (cache.bytes !== undefined && sameBytes(cache.bytes, body, at, length)) return cache.text
+  cache.bytes = body.subarray(at, at + length)
+  cache.text = hostText(view, at, v6)
+  return cache.text
+}
+
+/** The upper-case hex of the store host's address and port at `at` (the head of an offsetMsgId), through `cache`. */
+const cachedHex = (cache: BytesCache, body: Uint8Array, at: number, length: number): string => {
+  if (cache.bytes !== undefined && sameBytes(cache.bytes, body, at, length)) return cache.text
+  cache.bytes = body.subarray(at, at + length)
+  cache.text = bytesToHex(body, at, length)
+  return cache.text
+}
+
+/** An int64 as a bigint, without allocating for 0 (a prepared-transaction offset, mostly). */
+const int64 = (view: DataView, at: number): bigint =>
+  view.getInt32(at) === 0 && view.getInt32(at + 4) === 0 ? 0n : view.getBigInt64(at)
 
 /**
  * Reads the unwrapped form of an inner batch (`MessageDecoder.decodeMessages`): TOTALSIZE, MAGIC, BODYCRC, FLAG,
@@ -291,7 +317,10 @@ const settle = (
 export const decodeRecords = (body: Uint8Array, brokerName: string): Array<Entry> | Failure => {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
   const out: Array<Entry> = []
-  const topicCache: TopicCache = { bytes: undefined, text: "" }
+  const topicCache = newCache()
+  const bornHostCache = newCache()
+  const storeHostCache = newCache()
+  const storeHexCache = newCache()
   const length = body.length
   let start = 0
   while (start < length) {
@@ -371,12 +400,12 @@ export const decodeRecords = (body: Uint8Array, brokerName: string): Array<Entry
       commitLogOffset,
       sysFlag,
       bornTimestamp: int64Number(view, start + 40),
-      bornHost: hostText(view, bornAt, bornV6),
+      bornHost: cachedHost(bornHostCache, body, view, bornAt, bornV6),
       storeTimestamp: int64Number(view, storeTimestampAt),
-      storeHost: hostText(view, storeHostAt, storeV6),
-      offsetMsgId: bytesToHex(body, storeHostAt, storeV6 ? 20 : 8) + bytesToHex(body, start + 28, 8),
+      storeHost: cachedHost(storeHostCache, body, view, storeHostAt, storeV6),
+      offsetMsgId: cachedHex(storeHexCache, body, storeHostAt, storeV6 ? 20 : 8) + bytesToHex(body, start + 28, 8),
       reconsumeTimes: view.getInt32(reconsumeAt),
-      preparedTransactionOffset: view.getBigInt64(reconsumeAt + 4),
+      preparedTransactionOffset: int64(view, reconsumeAt + 4),
       topic,
       properties: propertiesLength > 0 ? MessageProperties.decode(propertiesText) : new Map()
     }
