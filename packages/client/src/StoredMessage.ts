@@ -204,7 +204,7 @@ export interface StoredRecord {
   readonly reconsumeTimes?: number | undefined
   readonly preparedTransactionOffset?: bigint | undefined
   readonly bodyCRC?: number | undefined
-  /** Default: V1, or V2 when the topic is over 127 bytes (as brokers do). */
+  /** Default: V1, or V2 when the topic is over 127 bytes (as brokers do). V2 regardless over 255 bytes. */
   readonly magic?: "V1" | "V2" | undefined
 }
 
@@ -242,7 +242,7 @@ const utf8 = new TextEncoder()
 export const encode = (record: StoredRecord): Uint8Array => {
   const topic = utf8.encode(record.topic)
   const properties = utf8.encode(MessageProperties.encode(record.properties))
-  const v2 = record.magic === "V2" || (record.magic === undefined && topic.length > 127)
+  const v2 = record.magic === "V2" || topic.length > 255 || (record.magic === undefined && topic.length > 127)
   const bornV6 = record.bornHost.ip.length === 16
   const storeV6 = record.storeHost.ip.length === 16
   const sysFlag = ((record.sysFlag ?? 0) & ~(SysFlag.BORNHOST_V6 | SysFlag.STOREHOST_V6)) |

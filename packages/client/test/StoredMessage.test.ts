@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
 import * as Zlib from "node:zlib"
 import * as Message from "../src/Message.js"
 import * as NodeCompression from "../src/NodeCompression.js"
@@ -380,5 +381,62 @@ describe("StoredMessage", () => {
       assert.strictEqual(a!.reconsumeTimes, 1)
       assert.strictEqual(b!.topic, "x".repeat(128))
       assert.isTrue(sameBytes(b!.body, record.body))
+    }))
+
+  it.effect("property: any sequence of encoded records decodes to its fields, whatever the framing offset", () =>
+    Effect.gen(function*() {
+      const separatorFree = FastCheck.string({ minLength: 1, maxLength: 12, unit: "grapheme" }).filter((t) =>
+        !/[\u0001\u0002]/.test(t)
+      )
+      const ip = FastCheck.oneof(
+        FastCheck.uint8Array({ minLength: 4, maxLength: 4 }),
+        FastCheck.uint8Array({ minLength: 16, maxLength: 16 })
+      )
+      const record = FastCheck.record({
+        topic: FastCheck.string({ minLength: 1, maxLength: 300, unit: "binary" }),
+        body: FastCheck.uint8Array({ maxLength: 64 }),
+        properties: FastCheck.uniqueArray(FastCheck.tuple(separatorFree, separatorFree), {
+          maxLength: 5,
+          selector: ([k]) => k
+        }),
+        flag: FastCheck.integer(),
+        queueId: FastCheck.integer({ min: 0, max: 1000 }),
+        queueOffset: FastCheck.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+        commitLogOffset: FastCheck.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        bornTimestamp: FastCheck.integer({ min: 0, max: 2 ** 45 }),
+        bornIp: ip,
+        storeIp: ip,
+        magic: FastCheck.constantFrom("V1" as const, "V2" as const)
+      })
+      FastCheck.assert(
+        FastCheck.property(FastCheck.array(record, { maxLength: 6 }), FastCheck.nat(7), (records, pad) => {
+          const usable = records
+          const encoded = usable.map((r) =>
+            StoredMessage.encode({
+              ...r,
+              properties: new Map(r.properties),
+              bornHost: { ip: r.bornIp, port: 1 },
+              storeTimestamp: r.bornTimestamp + 1,
+              storeHost: { ip: r.storeIp, port: 10911 }
+            })
+          )
+          const framed = concat(new Uint8Array(pad), ...encoded).subarray(pad)
+          const messages = Effect.runSync(decode(framed))
+          assert.strictEqual(messages.length, usable.length)
+          messages.forEach((m, i) => {
+            const r = usable[i]!
+            assert.strictEqual(m.topic, r.topic)
+            assert.strictEqual(hex(m.body), hex(r.body))
+            assert.deepStrictEqual([...m.properties], r.properties)
+            assert.strictEqual(m.flag, r.flag)
+            assert.strictEqual(m.queueOffset, r.queueOffset)
+            assert.strictEqual(m.commitLogOffset, r.commitLogOffset)
+            assert.strictEqual(m.bornTimestamp, r.bornTimestamp)
+            assert.strictEqual(m.storeSize, encoded[i]!.length)
+            assert.strictEqual(m.offsetMsgId.length, r.storeIp.length === 16 ? 56 : 32)
+          })
+        }),
+        { numRuns: 200 }
+      )
     }))
 })
