@@ -386,7 +386,7 @@ describe("StoredMessage", () => {
   it.effect("property: any sequence of encoded records decodes to its fields, whatever the framing offset", () =>
     Effect.gen(function*() {
       const separatorFree = FastCheck.string({ minLength: 1, maxLength: 12, unit: "grapheme" }).filter((t) =>
-        !/[\u0001\u0002]/.test(t)
+        !t.includes("\u0001") && !t.includes("\u0002")
       )
       const ip = FastCheck.oneof(
         FastCheck.uint8Array({ minLength: 4, maxLength: 4 }),
