@@ -223,4 +223,70 @@ describe(Prerequisites.suiteName("JavaClient", availability), () => {
         )
       })
   )
+
+  live(
+    "failNext: RECONSUME_LATER brings a message back from the retry topic; tag filter; offsets; benchConsume",
+    () =>
+      Effect.gen(function*() {
+        const { nameServer } = servers()
+        const topic = `java-client-retry-${run}`
+        const group = `java-client-retry-${run}`
+        yield* ClientServers.createTopic(servers(), topic, 2)
+        // The retry topic's route exists only once the broker has the consumer's heartbeat: with Java's 30 s
+        // route refresh the retry would come back after up to 30 s, so refresh every second.
+        const consumer = yield* JavaClient.startConsumer(nameServer, group, topic, "a", {
+          pollNameServerInterval: 1_000,
+          rebalanceInterval: 2_000
+        })
+        yield* consumer.awaitAssignment((queues) => queues.length === 2)
+        // Before anything is sent, so that the first message is the one that fails; level 1 = 1 s.
+        yield* consumer.failNext(1, 1)
+        const producer = yield* JavaClient.startProducer(nameServer, `java-client-retry-producer-${run}`)
+        const sent: Array<JavaClient.SendResult> = []
+        for (const [index, tags] of ["a", "b", "a"].entries()) {
+          sent.push(
+            yield* producer.send(topic, { body: `retry ${index}`, tags }, {
+              queue: sent[0]?.queue ?? {
+                brokerName: servers().brokerName,
+                queueId: 0
+              }
+            })
+          )
+        }
+        // Tag "b" is filtered out: 2 deliveries of the first, failed then retried, and 1 of the third.
+        const received = yield* consumer.awaitReceived(3, "60 seconds")
+        // Two consume threads may take the first two messages at once: the one that failed is whichever took the
+        // failure, not necessarily the first printed.
+        const failures = received.filter((message) => message.consumeResult === "RECONSUME_LATER")
+        assert.strictEqual(failures.length, 1)
+        const failed = failures[0]!
+        assert.strictEqual(failed.reconsumeTimes, 0)
+        const retried = received.find((message) => message.msgId === failed.msgId && message !== failed)
+        assert.isDefined(retried, "the failed message came back")
+        assert.strictEqual(retried!.reconsumeTimes, 1)
+        assert.strictEqual(retried!.topic, topic)
+        assert.strictEqual(retried!.consumeResult, "CONSUME_SUCCESS")
+        assert.strictEqual(retried!.properties.RETRY_TOPIC, topic)
+        assert.deepStrictEqual(
+          new Set(received.map((message) => new TextDecoder().decode(message.body))),
+          new Set(["retry 0", "retry 2"])
+        )
+        assert.isTrue(received.every((message) => message.tags === "a"))
+
+        // shutdown persists the offsets: all three messages of queue 0 consumed.
+        yield* consumer.shutdown
+        assert.strictEqual(yield* ClientServers.maxOffset(servers(), topic, 0), 3)
+        assert.strictEqual(yield* ClientServers.consumerOffset(servers(), group, topic, 0), 3)
+        assert.strictEqual(yield* ClientServers.consumerOffset(servers(), `never-${group}`, topic, 0), undefined)
+
+        const bench = yield* JavaClient.benchConsume(nameServer, `java-client-bench-${run}`, topic, 3, {
+          timeout: "60 seconds",
+          rebalanceInterval: 2_000
+        })
+        assert.isAtLeast(bench.count, 3)
+        assert.isAbove(bench.elapsedMs, 0)
+        assert.isAbove(bench.cpuMs, 0)
+        assert.isAtLeast(bench.processCpuMs, bench.cpuMs)
+      })
+  )
 })

@@ -165,6 +165,15 @@ export interface JvmOptions {
   readonly logLevel?: "ERROR" | "WARN" | "INFO" | "DEBUG" | undefined
   /** `ClientConfig.instanceName`. Default: unique per JVM. */
   readonly instanceName?: string | undefined
+  /**
+   * Java's periods, ms, shortened so that a test need not wait for them: `pollNameServerInterval` (route
+   * refresh, 30000), `heartbeatBrokerInterval` (30000), `persistConsumerOffsetInterval` (5000), and
+   * `rebalanceInterval` (the `rocketmq.client.rebalance.waitInterval` property, 20000). Default: Java's.
+   */
+  readonly pollNameServerInterval?: number | undefined
+  readonly heartbeatBrokerInterval?: number | undefined
+  readonly persistConsumerOffsetInterval?: number | undefined
+  readonly rebalanceInterval?: number | undefined
 }
 
 export interface ProducerOptions extends JvmOptions {
@@ -213,6 +222,16 @@ const tailOfFile = (file: string, lines = 30): string => {
 /** `key=value` arguments for the options that are set. */
 const optionArgs = (entries: Readonly<Record<string, string | number | undefined>>): Array<string> =>
   Object.entries(entries).flatMap(([key, value]) => value === undefined ? [] : [`${key}=${value}`])
+
+/** The `JvmOptions` every role passes to `ClientPeer`. */
+const clientConfigArgs = (options: JvmOptions): Array<string> =>
+  optionArgs({
+    instanceName: options.instanceName,
+    pollNameServerInterval: options.pollNameServerInterval,
+    heartbeatBrokerInterval: options.heartbeatBrokerInterval,
+    persistConsumerOffsetInterval: options.persistConsumerOffsetInterval,
+    rebalanceInterval: options.rebalanceInterval
+  })
 
 /** What every role has: the process, its ready line, commands with answers. */
 interface Peer {
@@ -485,8 +504,8 @@ export const startProducer = (
       [
         "producer",
         group,
+        ...clientConfigArgs(options),
         ...optionArgs({
-          instanceName: options.instanceName,
           compressOver: options.compressOver,
           sendMsgTimeout: options.sendMsgTimeout,
           retryTimes: options.retryTimes,
@@ -591,10 +610,10 @@ export const startConsumer = (
         group,
         topic,
         expression,
+        ...clientConfigArgs(options),
         ...optionArgs({
           from: options.from ?? "FIRST_OFFSET",
           timestamp: options.timestamp,
-          instanceName: options.instanceName,
           maxReconsumeTimes: options.maxReconsumeTimes,
           expressionType: options.expressionType,
           messageModel: options.messageModel,
@@ -724,8 +743,8 @@ export const benchConsume = (
         group,
         topic,
         String(count),
+        ...clientConfigArgs(options),
         ...optionArgs({
-          instanceName: options.instanceName,
           batch: options.batch,
           pullBatchSize: options.pullBatchSize,
           consumeThreads: options.consumeThreads,

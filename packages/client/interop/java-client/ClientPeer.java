@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.rocketmq.client.ClientConfig;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.MessageSelector;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
@@ -74,6 +75,10 @@ import org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel;
  *     from just before consumer.start(); processCpuMs since the JVM started). options: instanceName, batch,
  *     pullBatchSize, consumeThreads, timeoutSeconds (default 600)
  *
+ * Every role takes options pollNameServerInterval, heartbeatBrokerInterval, persistConsumerOffsetInterval (ms,
+ * ClientConfig's setters; Java's defaults 30000, 30000, 5000) and rebalanceInterval (ms, the system property
+ * rocketmq.client.rebalance.waitInterval; default 20000), so that tests need not wait for Java's periods.
+ *
  * Every role: {"op":"shutdown"} (or the end of stdin) shuts the client down, answers and exits 0. Once started,
  * each prints {"event":"ready","role","clientId"}. A command with an "id" gets it back in its answer; a failed
  * one answers {"ok":false,"error","errorClass","code"?}. stdout carries these lines only: System.out is pointed
@@ -106,6 +111,10 @@ public final class ClientPeer {
       else positional.add(arg);
     }
     if (positional.size() != positionalCount(role)) usage();
+    if (options.containsKey("rebalanceInterval")) {
+      // Read when RebalanceService loads, at the client's start.
+      System.setProperty("rocketmq.client.rebalance.waitInterval", options.get("rebalanceInterval"));
+    }
     try {
       switch (role) {
         case "producer":
@@ -153,6 +162,21 @@ public final class ClientPeer {
     out.println(JSON.toJSONString(line));
   }
 
+  private static void configure(ClientConfig config, Map<String, String> options, String role) {
+    config.setInstanceName(instanceName(options, role));
+    // The broker's main port, as the TypeScript client uses (the VIP channel is the broker's port - 2).
+    config.setVipChannelEnabled(false);
+    if (options.containsKey("pollNameServerInterval")) {
+      config.setPollNameServerInterval(Integer.parseInt(options.get("pollNameServerInterval")));
+    }
+    if (options.containsKey("heartbeatBrokerInterval")) {
+      config.setHeartbeatBrokerInterval(Integer.parseInt(options.get("heartbeatBrokerInterval")));
+    }
+    if (options.containsKey("persistConsumerOffsetInterval")) {
+      config.setPersistConsumerOffsetInterval(Integer.parseInt(options.get("persistConsumerOffsetInterval")));
+    }
+  }
+
   private static String instanceName(Map<String, String> options, String role) {
     String given = options.get("instanceName");
     return given != null ? given : role + "-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
@@ -163,9 +187,7 @@ public final class ClientPeer {
   private static void startProducer(String namesrv, String group, Map<String, String> options) throws Exception {
     producer = new DefaultMQProducer(group);
     producer.setNamesrvAddr(namesrv);
-    producer.setInstanceName(instanceName(options, "producer"));
-    // The broker's main port, as the TypeScript client uses (the VIP channel is the broker's port - 2).
-    producer.setVipChannelEnabled(false);
+    configure(producer, options, "producer");
     if (options.containsKey("compressOver")) {
       producer.setCompressMsgBodyOverHowmuch(Integer.parseInt(options.get("compressOver")));
     }
@@ -185,8 +207,7 @@ public final class ClientPeer {
   ) {
     DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
     c.setNamesrvAddr(namesrv);
-    c.setInstanceName(instanceName(options, role));
-    c.setVipChannelEnabled(false);
+    configure(c, options, role);
     c.setConsumeMessageBatchMaxSize(Integer.parseInt(options.getOrDefault("batch", "1")));
     if (options.containsKey("pullBatchSize")) c.setPullBatchSize(Integer.parseInt(options.get("pullBatchSize")));
     if (options.containsKey("consumeThreads")) {
