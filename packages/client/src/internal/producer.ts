@@ -244,10 +244,10 @@ export class ProducerEngine {
           })
         )
       }
-      const batchProperties = new Map<string, string>([
-        [Message.Property.WAIT, String(first.waitStoreMsgOK ?? true)],
-        [Message.Property.UNIQ_KEY, this.host.messageIds.next(now)]
-      ])
+      // No UNIQ_KEY of the batch's own, unlike Java: the broker appends a batch's properties to each message's,
+      // so a batch id would replace every message's id (what a Java 5.3.3 batch does: its consumers all see the
+      // batch's id, which its `SendResult` does not list). Without it, each message keeps the id returned here.
+      const batchProperties = new Map<string, string>([[Message.Property.WAIT, String(first.waitStoreMsgOK ?? true)]])
       return {
         topic: first.topic,
         body,
