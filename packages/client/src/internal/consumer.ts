@@ -489,15 +489,16 @@ export const make = (options: Consumer.Options) =>
                 back
                   ? settle(entry, offset)
                   // Kept unfinished (its offset is not committed) and handed out again after a pause.
-                  : Effect.sleep(LOCAL_RETRY_DELAY).pipe(
-                    Effect.zipRight(Effect.suspend(() =>
-                      entry.pq.holds(offset)
-                        ? Queue.offer(deliveries, { entry, delivery: makeDelivery(entry, message) })
-                        : Effect.void
-                    )),
-                    Effect.forkDaemon,
-                    Effect.asVoid
-                  )
+                  : FiberSet.run(
+                    handlers,
+                    Effect.sleep(LOCAL_RETRY_DELAY).pipe(
+                      Effect.zipRight(Effect.suspend(() =>
+                        entry.pq.holds(offset)
+                          ? Queue.offer(deliveries, { entry, delivery: makeDelivery(entry, message) })
+                          : Effect.void
+                      ))
+                    )
+                  ).pipe(Effect.asVoid)
               )
             )
           })
@@ -505,10 +506,15 @@ export const make = (options: Consumer.Options) =>
       }
     }
 
-    /** The next delivery of a queue still owned; counted as processing from here until settled. */
-    const takeDelivery: Effect.Effect<Consumer.Delivery> = Effect.suspend(
-      function loop(): Effect.Effect<Consumer.Delivery> {
+    /**
+     * The next delivery of a queue still owned; counted as processing from here until settled. Once the consumer
+     * closes, nothing more is handed out.
+     */
+    const takeDelivery: Effect.Effect<Consumer.Delivery, ConsumerError> = Effect.suspend(
+      function loop(): Effect.Effect<Consumer.Delivery, ConsumerError> {
+        if (closed) return Effect.fail(failure("Closed"))
         return Effect.flatMap(Queue.take(deliveries), ({ delivery, entry }) => {
+          if (closed) return Effect.fail(failure("Closed"))
           if (!entry.pq.holds(delivery.message.queueOffset)) return loop()
           processing++
           return Effect.succeed(delivery)
@@ -768,6 +774,8 @@ export const make = (options: Consumer.Options) =>
           Effect.ignore
         )
         yield* FiberSet.clear(handlers)
+        // A stream still reading is ended (its take is interrupted); nothing more is handed out.
+        yield* Queue.shutdown(deliveries)
         for (const entry of owned.values()) entry.pq.drop()
         yield* persistAll(false)
         innerProducer.usedBrokers.clear()
