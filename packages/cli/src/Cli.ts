@@ -1,6 +1,6 @@
 /**
- * The `rmq-transport` command line: `echo-server`, `send`, `ping`, `bench` and `demo`, built with
- * `@effect/cli`.
+ * The `rmq-transport` command line: `echo-server`, `send`, `ping`, `bench` and `demo` for the transport,
+ * `produce` and `consume` for a RocketMQ cluster (through `@rocketmq-effect/client`), built with `@effect/cli`.
  *
  * `main(argv)` runs a command line and always succeeds with the process's exit code: a failure has already
  * been printed as one line on standard error (`rmq-transport: connection refused: …`), see `Failure.ts` for
@@ -23,10 +23,12 @@ import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as Directive from "@effect/cli/CommandDirective"
+import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as TransportConfig from "@rocketmq-effect/transport/TransportConfig"
 import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
@@ -36,6 +38,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Bench from "./Bench.js"
 import * as ConnectionOptions from "./ConnectionOptions.js"
+import * as Consume from "./Consume.js"
 import * as Demo from "./Demo.js"
 import * as EchoServer from "./EchoServer.js"
 import * as Failure from "./Failure.js"
@@ -46,6 +49,7 @@ import * as Help from "./internal/help.js"
 import * as JsonOutput from "./internal/jsonOutput.js"
 import * as PackageVersion from "./internal/packageVersion.js"
 import * as Ping from "./Ping.js"
+import * as Produce from "./Produce.js"
 import * as Send from "./Send.js"
 import { formatBytes } from "./Stats.js"
 
@@ -338,6 +342,141 @@ const demo = Command.make(
   )
 )
 
+const nameServer = Flag.withDefault(
+  Flag.text("namesrv", {
+    description: "The NameServer, host:port, or several joined by ';' (as Java's namesrvAddr)"
+  }),
+  "127.0.0.1:9876"
+)
+
+const topicFlag = (description: string) => Flag.text("topic", { description, alias: "t" })
+
+const json = (description: string) => Flag.boolean("json", { description })
+
+const produceFlags = {
+  nameServer,
+  topic: topicFlag("The topic to send to (a broker that creates topics on first send creates it)"),
+  group: Flag.withDefault(
+    Flag.text("group", { description: "The producer group", alias: "g" }),
+    "DEFAULT_PRODUCER"
+  ),
+  tags: Flag.optional(Flag.text("tags", { description: "The messages' tag" })),
+  keys: Flag.optional(Flag.text("keys", { description: "The messages' keys, comma-separated (k1,k2)" })),
+  count: Flag.optional(Flag.integer("count", {
+    description: "Messages to send. Default: 1; with --body @-, every line of standard input (at most --count)",
+    alias: "c",
+    min: 1
+  })),
+  size: Flag.optional(Flag.integer("size", {
+    description: "Bytes of each body: the message's number, then '.' filler. Not with --body; without either " +
+      "the bodies are 'message 1', 'message 2', …",
+    alias: "s",
+    min: 1,
+    max: 4 * 1024 * 1024
+  })),
+  body: Flag.optional(Flag.text("body", {
+    description: "Each message's body: text (UTF-8), @path for a file's bytes, or @- for one message per line " +
+      "of standard input (@@ for a literal @)"
+  })),
+  orderedKey: Flag.optional(Flag.text("ordered-key", {
+    description: "Send every message to the queue this key picks (Java's SelectMessageQueueByHash), one at a " +
+      "time: in order for a consumer of that queue"
+  })),
+  timeout: Flag.withDefault(
+    Flag.seconds("timeout", { description: "Seconds one send may take, all its attempts included" }),
+    Produce.defaultTimeoutSeconds
+  ),
+  json: json(
+    "Print JSON lines instead: one per stored message (status, msgId, offsetMsgId, queue, queueOffset), then " +
+      "{\"summary\": …}"
+  )
+}
+
+const produce = Command.make(
+  "produce",
+  Flag.options(produceFlags),
+  ({ body, count, keys, orderedKey, size, tags, timeout, ...options }) =>
+    Effect.asVoid(Produce.run({
+      ...options,
+      tags: Option.getOrUndefined(tags),
+      keys: Option.match(keys, {
+        onNone: () => undefined,
+        onSome: (text) => text.split(",").map((key) => key.trim()).filter((key) => key.length > 0)
+      }),
+      count: Option.getOrUndefined(count),
+      size: Option.getOrUndefined(size),
+      body: Option.getOrUndefined(body),
+      orderedKey: Option.getOrUndefined(orderedKey),
+      timeout: Duration.seconds(timeout)
+    }))
+).pipe(
+  Command.withDescription(
+    "Send messages to a topic through a RocketMQ NameServer; prints each one's status, msgId, queue and offset"
+  )
+)
+
+/** A duration: seconds, or a number with ms, s, m or h. */
+const durationFlag = (name: string, config: { readonly description: string }): Flag.Flag<string> => {
+  const flag = Flag.text(name, config)
+  return {
+    ...flag,
+    options: Options.withPseudoName(flag.options, "duration"),
+    check: (value) =>
+      Consume.parseDuration(value) === undefined
+        ? `must be a positive duration (30, 30s, 500ms, 2m), got '${value}'`
+        : undefined
+  }
+}
+
+const consumeFlags = {
+  nameServer,
+  topic: topicFlag("The topic to consume"),
+  group: Flag.text("group", {
+    description: "The consumer group: its members share the topic's queues, and it keeps the committed offsets",
+    alias: "g"
+  }),
+  tags: Flag.withDefault(
+    Flag.text("tags", { description: "Only messages with these tags: one, or several joined by || (\"a || b\")" }),
+    "*"
+  ),
+  count: Flag.optional(Flag.integer("count", {
+    description: "Stop after this many messages",
+    alias: "c",
+    min: 1
+  })),
+  from: Flag.withDefault(
+    Flag.choice("from", ["first", "last"], {
+      description: "Where a queue the group has no committed offset for starts: its first message, or only " +
+        "messages stored from now on"
+    }),
+    "last"
+  ),
+  timeout: Flag.optional(durationFlag("timeout", {
+    description: "Stop after this long: seconds, or with a unit (500ms, 30s, 2m); exit code 4 if --count " +
+      "messages have not come by then"
+  })),
+  json: json(
+    "Print JSON lines instead: one per message (msgId, queue, offset, tags, keys, properties, body as text and " +
+      "base64), then {\"summary\": …}"
+  )
+}
+
+const consume = Command.make(
+  "consume",
+  Flag.options(consumeFlags),
+  ({ count, timeout, ...options }) =>
+    Effect.asVoid(Consume.run({
+      ...options,
+      count: Option.getOrUndefined(count),
+      timeout: Option.getOrUndefined(Option.flatMapNullable(timeout, Consume.parseDuration))
+    }))
+).pipe(
+  Command.withDescription(
+    "Join a consumer group on a topic and print each message, acknowledging it; stops after --count, at " +
+      "--timeout or at Ctrl-C, committing the offsets"
+  )
+)
+
 /** What the command line check knows of each command: the same flags. */
 const program: CommandLine.ProgramSpec = {
   name,
@@ -346,7 +485,9 @@ const program: CommandLine.ProgramSpec = {
     { name: "send", flags: Object.values(sendFlags) },
     { name: "ping", flags: Object.values(pingFlags) },
     { name: "bench", flags: Object.values(benchFlags) },
-    { name: "demo", flags: Object.values(demoFlags) }
+    { name: "demo", flags: Object.values(demoFlags) },
+    { name: "produce", flags: Object.values(produceFlags) },
+    { name: "consume", flags: Object.values(consumeFlags) }
   ]
 }
 
@@ -362,8 +503,11 @@ export const command = Command.make(
   () => Console.log(`${name} ${version}: run \`${name} --help\` for the commands`)
 )
   .pipe(
-    Command.withDescription("A TCP transport for length-prefixed frames (RocketMQ remoting): tools and benchmarks"),
-    Command.withSubcommands([echoServer, send, ping, bench, demo])
+    Command.withDescription(
+      "A TCP transport for length-prefixed frames (RocketMQ remoting): tools and benchmarks; and a RocketMQ " +
+        "producer and consumer"
+    ),
+    Command.withSubcommands([echoServer, send, ping, bench, demo, produce, consume])
   )
 
 const cli = Command.run(command, { name, version })

@@ -14,6 +14,11 @@ export * as Cli from "./Cli.js"
 export * as ConnectionOptions from "./ConnectionOptions.js"
 
 /**
+ * @since 0.3.0
+ */
+export * as Consume from "./Consume.js"
+
+/**
  * @since 0.1.0
  */
 export * as Demo from "./Demo.js"
@@ -32,6 +37,11 @@ export * as Failure from "./Failure.js"
  * @since 0.1.0
  */
 export * as Ping from "./Ping.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as Produce from "./Produce.js"
 
 /**
  * @since 0.1.0

@@ -1,6 +1,11 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import type { StoredMessage } from "@rocketmq-effect/client"
 import * as TransportServer from "@rocketmq-effect/transport-node/TransportServer"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -8,7 +13,9 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Certificates, makeCertificatesSync, opensslAvailable } from "../../transport-node/test/TlsCertificates.js"
+import * as Consume from "../src/Consume.js"
 import * as PackageVersion from "../src/internal/packageVersion.js"
+import * as Produce from "../src/Produce.js"
 
 const bin = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "rmq-transport.mjs")
 
@@ -245,7 +252,45 @@ const badInputs: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly 
     {
       args: ["nope"],
       flag: "nope",
-      line: "unknown command 'nope'; the commands are echo-server, send, ping, bench, demo"
+      line: "unknown command 'nope'; the commands are echo-server, send, ping, bench, demo, produce, consume"
+    },
+    { args: ["produce"], flag: "--topic", line: "--topic is required for produce" },
+    { args: ["consume", "--topic", "T"], flag: "--group", line: "--group is required for consume" },
+    {
+      args: ["produce", "-t", "T", "--count", "0"],
+      flag: "--count",
+      line: "--count must be an integer of 1 or more, got '0'"
+    },
+    {
+      args: ["produce", "-t", "T", "--size", "3", "--body", "abc"],
+      flag: "--size",
+      line: "--size makes the bodies: not with --body"
+    },
+    {
+      args: ["produce", "-t", "T", "--body", `@${missingFile}`],
+      flag: "--body",
+      line: `cannot read --body ${missingFile}: no such file`
+    },
+    {
+      args: ["produce", "-t", "T", "--namesrv", "nowhere"],
+      flag: "nameServer",
+      line: "invalid option: invalid configuration: nameServer must be \"host:port\" or \"host:port;host:port\" " +
+        "with ports 1 to 65535, got \"nowhere\""
+    },
+    {
+      args: ["consume", "-t", "T", "-g", "G", "--timeout", "3x"],
+      flag: "--timeout",
+      line: "--timeout must be a positive duration (30, 30s, 500ms, 2m), got '3x'"
+    },
+    {
+      args: ["consume", "-t", "T", "-g", "G", "--from", "middle"],
+      flag: "--from",
+      line: "--from must be one of first, last; got 'middle'"
+    },
+    {
+      args: ["consume", "-t", "T", "-g", "G", "--tags"],
+      flag: "--tags",
+      line: "--tags needs a value"
     },
     {
       args: ["send", "--port", "9", "--cert", "client.pem", "hi"],
@@ -311,7 +356,7 @@ describe("Cli", () => {
     Effect.gen(function*() {
       const top = yield* cli(["--help"])
       assert.strictEqual(top.code, 0)
-      for (const command of ["echo-server", "send", "ping", "bench", "demo"]) {
+      for (const command of ["echo-server", "send", "ping", "bench", "demo", "produce", "consume"]) {
         assert.include(top.stdout, command)
       }
       const send = yield* cli(["send", "--help"])
@@ -339,7 +384,7 @@ describe("Cli", () => {
     "--help of every command is written for people: no type boilerplate, no --wizard, usage names rmq-transport",
     () =>
       Effect.gen(function*() {
-        for (const args of [[], ["echo-server"], ["send"], ["ping"], ["bench"], ["demo"]]) {
+        for (const args of [[], ["echo-server"], ["send"], ["ping"], ["bench"], ["demo"], ["produce"], ["consume"]]) {
           const run = yield* cli([...args, "--help"])
           assert.strictEqual(run.code, 0, run.stderr)
           const what = `${args.join(" ")} --help`
@@ -394,7 +439,12 @@ describe("Cli", () => {
           "1048576 (1.0 MiB)"
         ]],
         ping: [["(-c, --count integer)", "100"], ["(-s, --size integer)", "64"], ["--timeout float", "10"]],
-        bench: [["--runs integer", "3"]]
+        bench: [["--runs integer", "3"]],
+        produce: [["--namesrv text", "127.0.0.1:9876"], ["(-g, --group text)", "DEFAULT_PRODUCER"], [
+          "--timeout float",
+          "3"
+        ]],
+        consume: [["--namesrv text", "127.0.0.1:9876"], ["--tags text", "*"], ["--from first | last", "last"]]
       }
       for (const [command, entries] of Object.entries(defaults)) {
         const run = yield* cli([command, "--help"])
@@ -830,5 +880,134 @@ describe("Cli", () => {
         }),
       20_000
     )
+  })
+})
+
+describe("Cli produce and consume", () => {
+  it.live(
+    "--help of produce and consume names each flag, what is required and the stdin form",
+    () =>
+      Effect.gen(function*() {
+        const produce = yield* cli(["produce", "--help"])
+        assert.strictEqual(produce.code, 0, produce.stderr)
+        assert.include(produce.stdout, "$ rmq-transport produce [--namesrv text] (-t, --topic text)")
+        assert.include(helpEntry(produce.stdout, "(-t, --topic text)"), "Required")
+        assert.include(helpEntry(produce.stdout, "--body text"), "@- for one message per line of standard input")
+        for (const heading of ["--tags text", "--keys text", "(-c, --count integer)", "--ordered-key text"]) {
+          assert.include(helpEntry(produce.stdout, heading), "Optional", heading)
+        }
+        assert.include(helpEntry(produce.stdout, "--json"), "Default: off")
+        const consume = yield* cli(["consume", "--help"])
+        assert.strictEqual(consume.code, 0, consume.stderr)
+        assert.include(consume.stdout, "$ rmq-transport consume [--namesrv text] (-t, --topic text) (-g, --group text)")
+        assert.include(helpEntry(consume.stdout, "(-g, --group text)"), "Required")
+        assert.include(helpEntry(consume.stdout, "--timeout duration"), "500ms, 30s, 2m")
+        assert.include(helpEntry(consume.stdout, "(-c, --count integer)"), "Optional")
+      }),
+    30_000
+  )
+
+  it.live(
+    "produce to a NameServer nobody listens on fails within its --timeout, exit 1 and one line",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* closedPort
+        const started = Date.now()
+        const run = yield* cli(["produce", "--namesrv", `127.0.0.1:${port}`, "-t", "T", "--timeout", "0.5"])
+        assert.strictEqual(run.code, 1, run.stderr)
+        assert.strictEqual(run.stdout, "")
+        assert.deepStrictEqual(lines(run.stderr), ["rmq-transport: send to T timed out after 1 attempt"])
+        assert.isBelow(Date.now() - started, 10_000)
+      }),
+    20_000
+  )
+
+  it.live(
+    "a message the producer refuses exits 1 with the message error's line, before any connection",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* closedPort
+        const run = yield* cli(["produce", "--namesrv", `127.0.0.1:${port}`, "-t", "bad topic"])
+        assert.strictEqual(run.code, 1, run.stderr)
+        assert.deepStrictEqual(lines(run.stderr), [
+          `rmq-transport: invalid message topic: may only contain the characters %|a-zA-Z0-9_- (got "bad topic")`
+        ])
+      }),
+    20_000
+  )
+
+  it("parseDuration takes seconds or a unit, and nothing else", () => {
+    const millis = (text: string) => {
+      const duration = Consume.parseDuration(text)
+      return duration === undefined ? undefined : Duration.toMillis(duration)
+    }
+    assert.strictEqual(millis("30"), 30_000)
+    assert.strictEqual(millis("0.5"), 500)
+    assert.strictEqual(millis("30s"), 30_000)
+    assert.strictEqual(millis("500ms"), 500)
+    assert.strictEqual(millis("2m"), 120_000)
+    assert.strictEqual(millis("1h"), 3_600_000)
+    for (const bad of ["", "0", "0s", "-1", "3x", "s", "1 d", "1e3"]) assert.isUndefined(millis(bad), bad)
+  })
+
+  it.effect("bodies: numbered by default, --size bytes with the number first, one text --count times", () =>
+    Effect.gen(function*() {
+      const text = (stream: Stream.Stream<Uint8Array, unknown>) =>
+        Effect.map(
+          Stream.runCollect(stream),
+          (chunk) => Chunk.toReadonlyArray(chunk).map((b) => Buffer.from(b).toString())
+        )
+      assert.deepStrictEqual(yield* text(yield* Produce.bodies({ count: 3 })), ["message 1", "message 2", "message 3"])
+      assert.deepStrictEqual(yield* text(yield* Produce.bodies({})), ["message 1"])
+      assert.deepStrictEqual(yield* text(yield* Produce.bodies({ count: 2, size: 14 })), [
+        "message 1 ....",
+        "message 2 ...."
+      ])
+      assert.deepStrictEqual(yield* text(yield* Produce.bodies({ size: 4 })), ["mess"])
+      assert.deepStrictEqual(yield* text(yield* Produce.bodies({ count: 2, body: "@@x" })), ["@x", "@x"])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it("a message's line: queue, offset, tags, keys and the body as text or its size", () => {
+    const message = {
+      msgId: "ID",
+      brokerName: "broker-a",
+      queueId: 2,
+      queueOffset: 17n,
+      tags: "a",
+      keys: ["k1", "k2"],
+      reconsumeTimes: 1,
+      body: new TextEncoder().encode("hi \"there\"\n")
+    } as unknown as StoredMessage.ReceivedMessage
+    assert.strictEqual(
+      Consume.messageLine(message),
+      `msgId=ID queue=broker-a:2 offset=17 tags=a keys=k1,k2 reconsumeTimes=1 body="hi \\"there\\"\\n"`
+    )
+    assert.strictEqual(
+      Consume.messageLine({ ...message, tags: undefined, keys: [], body: Uint8Array.of(0, 1, 0xff) }),
+      "msgId=ID queue=broker-a:2 offset=17 tags=- keys=- reconsumeTimes=1 body=(3 bytes)"
+    )
+    assert.match(Consume.renderBody(new TextEncoder().encode("x".repeat(1000))), /^"x{200}"… \(1,000 bytes\)$/)
+  })
+
+  it("formatQueues: ranges per broker, the topic's own first, the retry topic's named", () => {
+    const q = (topic: string, brokerName: string, queueId: number) => ({ topic, brokerName, queueId })
+    assert.strictEqual(
+      Consume.formatQueues(
+        [
+          q("%RETRY%g", "broker-a", 0),
+          q("T", "broker-a", 0),
+          q("T", "broker-a", 1),
+          q("T", "broker-a", 3),
+          q(
+            "T",
+            "broker-b",
+            5
+          )
+        ],
+        "T"
+      ),
+      "broker-a:0-1,3 broker-b:5 %RETRY%g@broker-a:0"
+    )
+    assert.strictEqual(Consume.assignmentLine([], "T"), "assignment: 0 queues of T")
   })
 })
