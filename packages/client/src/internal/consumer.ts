@@ -54,7 +54,7 @@ const SEND_BACK_TIMEOUT = Duration.seconds(5)
 const LOCAL_RETRY_DELAY = Duration.seconds(5)
 const FLOW_CONTROL_DELAY = Duration.millis(20)
 
-const PullSysFlag = { COMMIT: 1, SUSPEND: 2 } as const
+const PullSysFlag = { SUSPEND: 2 } as const
 
 const consumeFromWhere = (from: Consumer.ConsumeFrom) =>
   from === "last"
@@ -168,6 +168,7 @@ interface Owned {
   readonly pq: ProcessQueue
   readonly subscription: Subscription
   readonly permits: Effect.Semaphore
+  readonly offsetLock: Effect.Semaphore
 }
 
 export const make = (options: Consumer.Options) =>
@@ -306,8 +307,14 @@ export const make = (options: Consumer.Options) =>
     const addressOf = (brokerName: string) =>
       brokerAddresses.get(brokerName)
 
-    const writeOffset = (pq: ProcessQueue, oneway: boolean) =>
-      Effect.suspend(() => {
+    /**
+     * Writes a queue's committed offset, acknowledged by the broker, one write per queue at a time. Java writes
+     * them oneway and piggy-backs them on pulls; a broker handles those on several threads, so an older offset
+     * written just before a newer one can land after it and win. Answered writes, one at a time, cannot.
+     */
+    const writeOffset = (entry: Owned) =>
+      entry.offsetLock.withPermits(1)(Effect.suspend(() => {
+        const { pq } = entry
         const address = addressOf(pq.queue.brokerName)
         const offset = pq.committed
         if (address === undefined || pq.persisted === offset) return Effect.void
@@ -320,21 +327,17 @@ export const make = (options: Consumer.Options) =>
             bname: pq.queue.brokerName
           }
         })
-        const write = oneway
-          ? pool.invokeOneway(address, request, { timeout: ADMIN_TIMEOUT, awaitConnection: false })
-          : pool.invokeSuccess(address, request, { timeout: ADMIN_TIMEOUT }).pipe(Effect.asVoid)
-        return write.pipe(
+        return pool.invokeSuccess(address, request, { timeout: ADMIN_TIMEOUT }).pipe(
           Effect.tap(() => Effect.sync(() => (pq.persisted = offset))),
           Effect.catchAll((error) =>
             Effect.logDebug(`writing the offset of ${MessageQueue.key(pq.queue)} failed: ${error.message}`)
           )
         )
-      })
+      }))
 
-    const persistAll = (oneway: boolean) =>
-      Effect.suspend(() =>
-        Effect.forEach([...owned.values()], ({ pq }) => writeOffset(pq, oneway), { concurrency: 8, discard: true })
-      )
+    const persistAll = Effect.suspend(() =>
+      Effect.forEach([...owned.values()], writeOffset, { concurrency: 8, discard: true })
+    )
 
     const brokerCall = (queue: MessageQueue.MessageQueue, request: RemotingCommand.RemotingCommand) =>
       Effect.suspend(() => {
@@ -538,7 +541,6 @@ export const make = (options: Consumer.Options) =>
 
     const pullRequest = (entry: Owned, maxMessages: number) => {
       const { pq, subscription: sub } = entry
-      const commit = pq.committed > 0n
       return RemotingCommand.request(Code.PULL_MESSAGE, {
         extFields: {
           consumerGroup: group,
@@ -546,8 +548,9 @@ export const make = (options: Consumer.Options) =>
           queueId: pq.queue.queueId,
           queueOffset: pq.next,
           maxMsgNums: maxMessages,
-          sysFlag: (commit ? PullSysFlag.COMMIT : 0) | PullSysFlag.SUSPEND,
-          commitOffset: commit ? pq.committed : 0n,
+          // Offsets are not piggy-backed on pulls (Java's COMMIT flag): see `writeOffset`.
+          sysFlag: PullSysFlag.SUSPEND,
+          commitOffset: 0n,
           suspendTimeoutMillis: Duration.toMillis(settings.pullSuspend),
           subscription: sub.expression,
           subVersion,
@@ -628,7 +631,7 @@ export const make = (options: Consumer.Options) =>
               const unfinished = pq.unfinished
               pq.reset(next)
               yield* release(entry, unfinished)
-              yield* writeOffset(pq, false)
+              yield* writeOffset(entry)
               return undefined
             }
             case Response.SUBSCRIPTION_NOT_EXIST:
@@ -688,7 +691,7 @@ export const make = (options: Consumer.Options) =>
         owned.delete(key)
         entry.pq.drop()
         return FiberMap.remove(pullers, key).pipe(
-          Effect.zipRight(writeOffset(entry.pq, false)),
+          Effect.zipRight(writeOffset(entry)),
           Effect.zipRight(Effect.suspend(() => release(entry, entry.pq.unfinished)))
         )
       })
@@ -702,7 +705,8 @@ export const make = (options: Consumer.Options) =>
             const entry: Owned = {
               pq: new ProcessQueue(queue, offset),
               subscription: sub,
-              permits: yield* Effect.makeSemaphore(settings.maxPerQueue)
+              permits: yield* Effect.makeSemaphore(settings.maxPerQueue),
+              offsetLock: yield* Effect.makeSemaphore(1)
             }
             owned.set(key, entry)
             yield* FiberMap.run(pullers, key, puller(entry))
@@ -759,7 +763,7 @@ export const make = (options: Consumer.Options) =>
       every(Queue.offer(heartbeatTrigger, undefined), options.heartbeat ?? Schedule.spaced(Duration.seconds(30)))
     )
     yield* Effect.forkScoped(
-      every(persistAll(true), options.persistOffsetsEvery ?? Schedule.spaced(Duration.seconds(5)))
+      every(persistAll, options.persistOffsetsEvery ?? Schedule.spaced(Duration.seconds(5)))
     )
 
     // Runs first at close (finalizers run in reverse order): stop pulling, give processing its grace period,
@@ -777,7 +781,7 @@ export const make = (options: Consumer.Options) =>
         // A stream still reading is ended (its take is interrupted); nothing more is handed out.
         yield* Queue.shutdown(deliveries)
         for (const entry of owned.values()) entry.pq.drop()
-        yield* persistAll(false)
+        yield* persistAll
         innerProducer.usedBrokers.clear()
         for (const address of allBrokers()) innerProducer.usedBrokers.add(address)
         yield* innerProducer.unregister({ consumerGroup: group })
@@ -842,7 +846,7 @@ export const make = (options: Consumer.Options) =>
       stream,
       run,
       committedOffset: (queue) => Effect.sync(() => owned.get(MessageQueue.key(queue))?.pq.committed),
-      persistOffsets: persistAll(false),
+      persistOffsets: persistAll,
       rebalance: rebalanceOnce
     }
     return service

@@ -30,6 +30,7 @@ export const DEFAULT_ROUTE_REFRESH = Duration.seconds(30)
 const ROUTE_TIMEOUT = Duration.seconds(3)
 const UNREGISTER_TIMEOUT = Duration.seconds(3)
 const DEFAULT_TOPIC = "TBW102"
+const SAFETY_MARGIN_MILLIS = 100
 
 /** The codes Java's `DefaultMQProducer` retries (`retryResponseCodes`). */
 export const RETRIED_CODES: ReadonlySet<number> = new Set([1, 2, 14, 16, 17, 204, 205, 1500])
@@ -96,17 +97,17 @@ export class ProducerEngine {
 
   // ---- routes --------------------------------------------------------------------------------------------
 
-  private fetchRoute(topic: string): Effect.Effect<TopicRoute.PublishInfo, ProducerError> {
+  private fetchRoute(topic: string, timeout?: Duration.Duration): Effect.Effect<TopicRoute.PublishInfo, ProducerError> {
     const noRoute = (cause: unknown, code?: number, remark?: string) =>
       new ProducerError({ reason: "NoRoute", topic, attempts: 0, cause, code, remark })
     const failure = (failure: RouteFailure) =>
       failure._tag === "Unreachable" ? noRoute(failure.cause) : noRoute(undefined, failure.code, failure.remark)
-    return this.nameServers.route(topic).pipe(
+    return this.nameServers.route(topic, timeout).pipe(
       Effect.mapError(failure),
       Effect.flatMap(Option.match({
         onSome: (route) => Effect.succeed(TopicRoute.publishInfo(topic, route)),
         onNone: () =>
-          this.nameServers.route(DEFAULT_TOPIC).pipe(
+          this.nameServers.route(DEFAULT_TOPIC, timeout).pipe(
             Effect.mapError(failure),
             Effect.flatMap(Option.match({
               onNone: () => Effect.fail(noRoute(undefined, RemotingCode.ResponseCode.TOPIC_NOT_EXIST)),
@@ -123,14 +124,14 @@ export class ProducerEngine {
     )
   }
 
-  /** The topic's publish info, fetched when unknown (one fetch at a time). */
-  routeOf(topic: string): Effect.Effect<TopicRoute.PublishInfo, ProducerError> {
+  /** The topic's publish info, fetched when unknown (one fetch at a time, each NameServer asked within `timeout`). */
+  routeOf(topic: string, timeout?: Duration.Duration): Effect.Effect<TopicRoute.PublishInfo, ProducerError> {
     return Effect.suspend(() => {
       const known = this.routes.get(topic)
       if (known !== undefined) return Effect.succeed(known)
       return this.routeLock.withPermits(1)(Effect.suspend(() => {
         const again = this.routes.get(topic)
-        return again !== undefined ? Effect.succeed(again) : this.fetchRoute(topic)
+        return again !== undefined ? Effect.succeed(again) : this.fetchRoute(topic, timeout)
       }))
     })
   }
@@ -336,8 +337,8 @@ export class ProducerEngine {
           )
         }
         attempts++
-        const info = yield* this.routeOf(topic).pipe(
-          Effect.mapError((error) => new ProducerError({ ...error, attempts }))
+        const info = yield* this.routeOf(topic, Duration.millis(remaining)).pipe(
+          Effect.mapError((error) => new ProducerError({ ...error, attempts, cause: error.cause }))
         )
         const queue = this.chooseQueue(info, selection, lastBroker, now)
         if (queue === undefined) {
@@ -418,9 +419,12 @@ export class ProducerEngine {
           Effect.retry({ schedule: this.config.retrySchedule, while: (error) => error.reason === "Unreachable" })
         )
         : attempt
+      // Each step is bounded by what is left of the budget, so a send fails at its deadline with the reason (a
+      // NameServer or broker that cannot be reached: the cause). This bound is the safety net past it, for a
+      // retry schedule that sleeps across the deadline.
       return yield* retried.pipe(
         Effect.timeoutFail({
-          duration: Duration.millis(Math.max(0, deadline - started)),
+          duration: Duration.millis(Math.max(0, deadline - started) + SAFETY_MARGIN_MILLIS),
           onTimeout: () =>
             new ProducerError({
               reason: "Timeout",

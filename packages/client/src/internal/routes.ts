@@ -33,8 +33,11 @@ export class NameServers {
     private readonly timeout: Duration.Duration
   ) {}
 
-  /** The route of `topic`: `None` when the NameServers do not know it. */
-  route(topic: string): Effect.Effect<Option.Option<RouteData.TopicRouteData>, RouteFailure> {
+  /** The route of `topic` (`None` when the NameServers do not know it), each NameServer asked within `timeout`. */
+  route(
+    topic: string,
+    timeout: Duration.Duration = this.timeout
+  ): Effect.Effect<Option.Option<RouteData.TopicRouteData>, RouteFailure> {
     return Effect.suspend(() => {
       const start = this.preferred
       const tryAt = (
@@ -47,7 +50,7 @@ export class NameServers {
         return this.pool.invoke(
           address,
           RemotingCommand.request(RemotingCode.RequestCode.GET_ROUTEINFO_BY_TOPIC, { extFields: { topic } }),
-          { timeout: this.timeout }
+          { timeout }
         ).pipe(
           Effect.matchEffect({
             onFailure: (error) => tryAt(i + 1, error),
