@@ -345,6 +345,66 @@ describe("Consumer timing", () => {
       assert.deepStrictEqual(yield* SubscriptionRef.get(consumer.assignment), [])
     })))
 
+  it.effect("close gives a slow handler gracePeriod, then stops it without committing past its message", () =>
+    withCluster()(Effect.gen(function*() {
+      const cluster = yield* FakeCluster.FakeCluster
+      yield* produceN("TopicTest", 0, 1)
+      const scope = yield* Scope.make()
+      const consumer = yield* Consumer.make(options({ consumeFrom: "first", gracePeriod: "3 seconds" })).pipe(
+        Scope.extend(scope)
+      )
+      const started = yield* Deferred.make<void>()
+      const finished = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(consumer.run(() =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep("60 seconds")),
+          Effect.zipRight(Deferred.succeed(finished, undefined))
+        )
+      ))
+      yield* Deferred.await(started)
+      // A daemon: should the close never end, the test fails on the check below instead of hanging.
+      const closing = yield* Effect.forkDaemon(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("2999 millis")
+      yield* settle
+      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "still within the grace period")
+      yield* TestClock.adjust("1 millis")
+      yield* settle
+      assert.isTrue(Option.isSome(yield* Fiber.poll(closing)), "closed once the grace period is over")
+      yield* Fiber.join(closing)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 3000)
+      assert.isFalse(yield* Deferred.isDone(finished))
+      const committed = yield* cluster.committedOffset(GROUP, "TopicTest", 0)
+      assert.isTrue(committed === undefined || committed === 0n, `committed ${committed}`)
+      const [unregister] = yield* requestsOf(RequestCode.UNREGISTER_CLIENT)
+      assert.strictEqual(unregister!.at, 3000)
+      assert.strictEqual(unregister!.extFields.consumerGroup, GROUP)
+      // A restart would get the message again.
+      yield* TestClock.adjust("1 minute")
+      assert.isFalse(yield* Deferred.isDone(finished), "the handler was stopped")
+    })))
+
+  it.effect("a topic that appears later is consumed, and its offset committed and the group left at close", () =>
+    withCluster({ topics: {} })(Effect.gen(function*() {
+      const cluster = yield* FakeCluster.FakeCluster
+      const scope = yield* Scope.make()
+      const consumer = yield* Consumer.make(options({ consumeFrom: "first" })).pipe(Scope.extend(scope))
+      assert.deepStrictEqual(yield* SubscriptionRef.get(consumer.assignment), [])
+      yield* cluster.addTopic("TopicTest", 1)
+      yield* cluster.produce("TopicTest", 0, [{ body: "late topic" }])
+      // The 20 s rebalance finds the route; the 30 s heartbeat joins the group, whose notification rebalances.
+      yield* TestClock.adjust("20 seconds")
+      yield* settle
+      yield* TestClock.adjust("10 seconds")
+      const deliveries = yield* deliveriesOf(consumer)
+      const delivery = yield* Queue.take(deliveries)
+      assert.strictEqual(bodyText(delivery), "late topic")
+      yield* delivery.ack
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* cluster.committedOffset(GROUP, "TopicTest", 0), 1n, "committed at close")
+      const unregisters = yield* requestsOf(RequestCode.UNREGISTER_CLIENT)
+      assert.deepStrictEqual(unregisters.map((r) => [r.address, r.extFields.consumerGroup]), [[BROKER_A, GROUP]])
+    })))
+
   it.effect("long polling: a pull is held and a produced message is delivered without the clock moving", () =>
     withCluster()(Effect.gen(function*() {
       const cluster = yield* FakeCluster.FakeCluster

@@ -185,6 +185,16 @@ describe("Options", () => {
       assert.deepStrictEqual(fields(topic), ["subscriptions.a/b"])
     }))
 
+  it.effect("Consumer: a negative pullBackoff or gracePeriod is bad, not taken as zero", () =>
+    Effect.gen(function*() {
+      for (const field of ["pullBackoff", "gracePeriod"]) {
+        for (const value of [-1, "-5 seconds"]) {
+          const error = yield* consumerError({ ...consumerBase, [field]: value })
+          assert.deepStrictEqual(fields(error), [field], `${field} = ${JSON.stringify(value)}`)
+        }
+      }
+    }))
+
   it.effect("Consumer: pullTimeout must be longer than pullSuspend", () =>
     Effect.gen(function*() {
       const equal = yield* consumerError({ ...consumerBase, pullSuspend: "20 seconds", pullTimeout: "20 seconds" })

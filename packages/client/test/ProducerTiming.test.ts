@@ -13,7 +13,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import type { ProducerError } from "../src/ClientError.js"
 import * as ClientHost from "../src/ClientHost.js"
@@ -359,5 +359,54 @@ describe("Producer timing", () => {
       assert.strictEqual((yield* sends).length, 1, "the second never went out")
       yield* TestClock.adjust("1 second")
       assert.strictEqual((yield* failureOf(first)).reason, "Timeout")
+    })))
+
+  it.effect("closing: UNREGISTER_CLIENT to the broker with producerGroup and clientID; a send after fails Closed", () =>
+    withCluster(TWO_BROKERS)(Effect.gen(function*() {
+      const cluster = yield* FakeCluster.FakeCluster
+      const scope = yield* Scope.make()
+      const producer = yield* Producer.make({ nameServer: NS, group: "pg-orders", instanceName: "inst-1" }).pipe(
+        Scope.extend(scope)
+      )
+      assert.strictEqual(producer.clientId, "10.0.0.1@inst-1")
+      assert.strictEqual(producer.group, "pg-orders")
+      // Five sends in round-robin over 2 × 4 queues reach both brokers.
+      for (const body of ["a", "b", "c", "d", "e"]) yield* producer.send(message(body))
+      const used = new Set((yield* sends).map((s) => s.address))
+      assert.strictEqual(used.size, 2)
+      yield* Scope.close(scope, Exit.void)
+      const unregisters = yield* cluster.requestsOf(RequestCode.UNREGISTER_CLIENT)
+      assert.deepStrictEqual(new Set(unregisters.map((r) => r.address)), used)
+      for (const request of unregisters) {
+        assert.strictEqual(request.extFields.producerGroup, "pg-orders")
+        assert.strictEqual(request.extFields.clientID, "10.0.0.1@inst-1")
+        assert.isUndefined(request.extFields.consumerGroup)
+      }
+      const error = yield* sendFailure(producer.send(message("late")))
+      assert.strictEqual(error.reason, "Closed")
+      assert.strictEqual(error.attempts, 0)
+      assert.strictEqual((yield* sendFailure(producer.publishQueues("TopicTest"))).reason, "Closed")
+      assert.strictEqual((yield* sends).length, 5)
+    })))
+
+  it.effect("closing waits for a running send within its budget, then unregisters", () =>
+    withCluster()(Effect.gen(function*() {
+      const cluster = yield* FakeCluster.FakeCluster
+      const scope = yield* Scope.make()
+      const producer = yield* Producer.make({ nameServer: NS }).pipe(Scope.extend(scope))
+      yield* producer.send(message("a"))
+      yield* cluster.hang(RequestCode.SEND_MESSAGE_V2, 1)
+      const running = yield* Effect.fork(producer.send(message("b")))
+      yield* cluster.awaitRequest(RequestCode.SEND_MESSAGE_V2, (r) => r.fault === "hung")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* settle
+      assert.isTrue(yield* isPending(closing), "the close waits for the send")
+      assert.strictEqual((yield* sendFailure(producer.send(message("c")))).reason, "Closed", "refused meanwhile")
+      assert.strictEqual((yield* cluster.requestsOf(RequestCode.UNREGISTER_CLIENT)).length, 0)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual((yield* failureOf(running)).reason, "Timeout")
+      yield* Fiber.join(closing)
+      const [unregister] = yield* cluster.requestsOf(RequestCode.UNREGISTER_CLIENT)
+      assert.strictEqual(unregister!.at, 3000)
     })))
 })

@@ -27,6 +27,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { ConsumerError } from "../ClientError.js"
@@ -185,6 +186,8 @@ export const make = (options: Consumer.Options) =>
 
     const rebalanceTrigger = yield* Queue.sliding<void>(1)
     const heartbeatTrigger = yield* Queue.sliding<void>(1)
+    const poolScope = yield* Scope.make()
+    yield* Effect.addFinalizer((exit) => Scope.close(poolScope, exit))
     const pool = yield* RemotingPool.make({
       ...options.pool,
       client: (address) => ({
@@ -196,7 +199,7 @@ export const make = (options: Consumer.Options) =>
             )
         }
       })
-    })
+    }).pipe(Scope.extend(poolScope))
     const nameServers = new NameServers(pool, settings.nameServers, ADMIN_TIMEOUT)
     // Java's fallback for a failed send-back goes through the instance's own producer, `CLIENT_INNER_PRODUCER`.
     const innerProducer = yield* makeEngine(pool, settings.nameServers, {
@@ -774,6 +777,7 @@ export const make = (options: Consumer.Options) =>
         yield* FiberMap.clear(pullers)
         yield* Effect.suspend(() => processing === 0 ? Effect.void : Effect.sleep(Duration.millis(10))).pipe(
           Effect.repeat({ until: () => processing === 0 }),
+          Effect.interruptible,
           Effect.timeout(settings.gracePeriod),
           Effect.ignore
         )

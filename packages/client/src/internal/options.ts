@@ -41,6 +41,17 @@ export class OptionReader {
 
   duration(field: string, value: unknown, fallback: Duration.Duration, options: { readonly allowZero?: boolean } = {}) {
     if (value === undefined) return fallback
+    if (
+      ((typeof value === "number" || typeof value === "bigint") && value < 0) ||
+      (typeof value === "string" && value.trim().startsWith("-"))
+    ) {
+      this.problem(
+        field,
+        options.allowZero === true ? "must be a finite duration" : "must be a positive finite duration",
+        value
+      )
+      return fallback
+    }
     const decoded = Duration.decodeUnknown(value)
     if (
       decoded._tag === "None" || !Duration.isFinite(decoded.value) ||

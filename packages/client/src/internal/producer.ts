@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import { ProducerError } from "../ClientError.js"
 import { ClientHost } from "../ClientHost.js"
 import { Compression } from "../Compression.js"
@@ -483,7 +484,9 @@ export const make = (options: Producer.Options) =>
 
     const host = yield* ClientHost
     const clientId = `${host.ip}@${instanceName ?? host.nextInstanceName()}`
-    const pool = yield* RemotingPool.make(options.pool ?? {})
+    const poolScope = yield* Scope.make()
+    yield* Effect.addFinalizer((exit) => Scope.close(poolScope, exit))
+    const pool = yield* RemotingPool.make(options.pool ?? {}).pipe(Scope.extend(poolScope))
     const engine = yield* makeEngine(pool, nameServers, {
       group,
       clientId,
