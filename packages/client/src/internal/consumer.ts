@@ -458,6 +458,11 @@ export const make = (options: Consumer.Options) =>
             { timeout: SEND_BACK_TIMEOUT }
           )
         return back.pipe(
+          // A group's retry topic is made by the broker on its first heartbeat and may not have been routed when
+          // this member last looked: look again now rather than at the next rebalance.
+          Effect.tap(() =>
+            (topicQueues.get(retryTopic) ?? []).length > 0 ? Effect.void : Queue.offer(rebalanceTrigger, undefined)
+          ),
           Effect.as(true),
           Effect.catchAll((error) =>
             Effect.logDebug(`send-back of ${message.msgId} failed (${error.message}); resending to ${retryTopic}`).pipe(
