@@ -1,6 +1,7 @@
 // The one targets table of `pnpm bench`: every bench of the repository writes its targets' medians as JSON into
 // bench-results/ (packages/cli/src/Bench.ts: transport.json; packages/remoting/bench/send.bench.ts:
-// remoting.json), and this script judges them all in one place.
+// remoting.json; packages/client/bench/client.bench.ts: client.json), and this script judges them all in one
+// place.
 //
 //   node scripts/bench-targets.mjs                 the table of what bench-results/ holds
 //   node scripts/bench-targets.mjs --run [args]    empties bench-results/, runs every package's bench script
@@ -17,7 +18,7 @@ import { fileURLToPath } from "node:url"
 const root = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..")
 const dir = process.env.RMQ_BENCH_RESULTS_DIR ?? Path.join(root, "bench-results")
 /** The benches that write results, in the order of the table. */
-const benches = ["transport", "remoting"]
+const benches = ["transport", "remoting", "client"]
 
 const formatNumber = (value) =>
   Math.abs(value) >= 1000
