@@ -7,6 +7,7 @@ import { RemotingCode, RemotingCommand, RemotingPool } from "@rocketmq-effect/re
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -130,10 +131,18 @@ export class ProducerEngine {
     return Effect.suspend(() => {
       const known = this.routes.get(topic)
       if (known !== undefined) return Effect.succeed(known)
+      const bound = timeout ?? ROUTE_TIMEOUT
       return this.routeLock.withPermits(1)(Effect.suspend(() => {
         const again = this.routes.get(topic)
         return again !== undefined ? Effect.succeed(again) : this.fetchRoute(topic, timeout)
-      }))
+      })).pipe(
+        // Waiting behind another topic's fetch counts too (that fetch has its own bound, maybe a longer one).
+        Effect.timeoutFail({
+          duration: Duration.sum(bound, Duration.millis(SAFETY_MARGIN_MILLIS)),
+          onTimeout: () =>
+            new ProducerError({ reason: "NoRoute", topic, attempts: 0, remark: "timed out waiting for the route" })
+        })
+      )
     })
   }
 
@@ -153,29 +162,30 @@ export class ProducerEngine {
   // ---- preparing messages -------------------------------------------------------------------------------
 
   prepare(message: Message.Message): Effect.Effect<Prepared, Message.MessageError | ProducerError> {
-    return Effect.gen(this, function*() {
-      const valid = yield* Message.validate(message, { maxMessageSize: this.config.maxMessageSize })
-      const now = yield* Clock.currentTimeMillis
-      const properties = Message.properties(valid)
-      const msgId = this.host.messageIds.next(now)
+    // Plain combinators rather than a generator: this runs once per send.
+    return Effect.clockWith((clock): Effect.Effect<Prepared, Message.MessageError | ProducerError> => {
+      const valid = Message.validate(message, { maxMessageSize: this.config.maxMessageSize })
+      if (Either.isLeft(valid)) return Effect.fail(valid.left)
+      const checked = valid.right
+      const properties = Message.properties(checked)
+      const msgId = this.host.messageIds.next(clock.unsafeCurrentTimeMillis())
       properties.set(Message.Property.UNIQ_KEY, msgId)
-      let body = valid.body
-      let sysFlag = 0
-      if (body.length >= this.config.compressOver) {
-        body = yield* this.compression.compress(body, "zlib", this.config.compressionLevel).pipe(
-          Effect.mapError((cause) => new ProducerError({ reason: "Rejected", topic: valid.topic, attempts: 0, cause }))
-        )
-        sysFlag |= Compressions.sysFlagOf("zlib")
-      }
-      return {
-        topic: valid.topic,
+      const prepared = (body: Uint8Array, sysFlag: number): Prepared => ({
+        topic: checked.topic,
         body,
         sysFlag,
-        flag: valid.flag ?? 0,
+        flag: checked.flag ?? 0,
         properties: Message.encodeProperties(properties),
         msgId,
         batch: false
-      }
+      })
+      if (checked.body.length < this.config.compressOver) return Effect.succeed(prepared(checked.body, 0))
+      return this.compression.compress(checked.body, "zlib", this.config.compressionLevel).pipe(
+        Effect.mapBoth({
+          onFailure: (cause) => new ProducerError({ reason: "Rejected", topic: checked.topic, attempts: 0, cause }),
+          onSuccess: (body) => prepared(body, Compressions.sysFlagOf("zlib"))
+        })
+      )
     })
   }
 
@@ -318,37 +328,30 @@ export class ProducerEngine {
   ): Effect.Effect<Producer.SendResult | undefined, ProducerError> {
     const topic = prepared.topic
     const selection = options.selection ?? { _tag: "RoundRobin" }
-    return Effect.gen(this, function*() {
-      const started = yield* Clock.currentTimeMillis
-      const deadline = started + Duration.toMillis(options.budget)
+    return Effect.clockWith((clock) => {
+      const deadline = clock.unsafeCurrentTimeMillis() + Duration.toMillis(options.budget)
       let attempts = 0
       let lastBroker: string | undefined
       let last: ProducerError | undefined
-      const attempt = Effect.gen(this, function*() {
-        const now = yield* Clock.currentTimeMillis
-        const remaining = deadline - now
-        if (remaining <= 0) {
-          return yield* Effect.fail(
-            new ProducerError({
-              reason: "Timeout",
-              topic,
-              attempts,
-              ...(last === undefined ? {} : { address: last.address, brokerName: last.brokerName, cause: last })
-            })
-          )
-        }
-        attempts++
-        const info = yield* this.routeOf(topic, Duration.millis(remaining)).pipe(
-          Effect.mapError((error) => new ProducerError({ ...error, attempts, cause: error.cause }))
-        )
+      const failed = (error: ProducerError) => {
+        if (error.reason !== "Timeout") last = error
+        lastBroker = error.brokerName ?? lastBroker
+        return Effect.fail(error)
+      }
+      const timedOut = () =>
+        new ProducerError({
+          reason: "Timeout",
+          topic,
+          attempts,
+          ...(last === undefined ? {} : { address: last.address, brokerName: last.brokerName, cause: last })
+        })
+      const onRoute = (info: TopicRoute.PublishInfo, now: number, remaining: number) => {
         const queue = this.chooseQueue(info, selection, lastBroker, now)
-        if (queue === undefined) {
-          return yield* Effect.fail(new ProducerError({ reason: "NoRoute", topic, attempts }))
-        }
+        if (queue === undefined) return failed(new ProducerError({ reason: "NoRoute", topic, attempts }))
         const address = info.brokerAddresses.get(queue.brokerName)
         if (address === undefined) {
           this.invalidate(topic)
-          return yield* Effect.fail(
+          return failed(
             new ProducerError({
               reason: "Unreachable",
               topic,
@@ -361,79 +364,94 @@ export class ProducerEngine {
         this.usedBrokers.add(address)
         const request = this.request(prepared, queue, now)
         const timeout = Duration.millis(remaining)
-        if (options.oneway === true) {
-          yield* this.pool.invokeOneway(address, request, { timeout }).pipe(
-            Effect.mapError((cause) =>
-              new ProducerError({ reason: "Unreachable", topic, attempts, ...brokerField(queue, address), cause })
-            )
-          )
-          return undefined
-        }
-        const response = yield* this.pool.invoke(address, request, { timeout }).pipe(
-          Effect.tapError(() =>
-            Effect.sync(() => this.faults.update(queue.brokerName, Date.now() - now, true, Date.now()))
-          ),
-          Effect.mapError((cause) =>
+        const unreachable = (cause: unknown) => {
+          const at = clock.unsafeCurrentTimeMillis()
+          this.faults.update(queue.brokerName, at - now, true, at)
+          return failed(
             new ProducerError({ reason: "Unreachable", topic, attempts, ...brokerField(queue, address), cause })
           )
-        )
-        const finished = yield* Clock.currentTimeMillis
-        const status = STATUS.get(response.code)
-        if (status === undefined) {
-          const retried = RETRIED_CODES.has(response.code)
-          if (response.code === RemotingCode.ResponseCode.TOPIC_NOT_EXIST) this.invalidate(topic)
-          if (retried) this.faults.update(queue.brokerName, finished - now, true, finished)
-          return yield* Effect.fail(
-            new ProducerError({
-              reason: retried ? "Unreachable" : "Rejected",
-              topic,
-              attempts,
-              ...brokerField(queue, address),
-              code: response.code,
-              remark: response.remark
+        }
+        if (options.oneway === true) {
+          return Effect.matchEffect(this.pool.invokeOneway(address, request, { timeout }), {
+            onFailure: unreachable,
+            onSuccess: () => Effect.succeed(undefined)
+          })
+        }
+        return Effect.matchEffect(this.pool.invoke(address, request, { timeout }), {
+          onFailure: unreachable,
+          onSuccess: (response): Effect.Effect<Producer.SendResult, ProducerError> => {
+            const finished = clock.unsafeCurrentTimeMillis()
+            const status = STATUS.get(response.code)
+            if (status === undefined) {
+              const retried = RETRIED_CODES.has(response.code)
+              if (response.code === RemotingCode.ResponseCode.TOPIC_NOT_EXIST) this.invalidate(topic)
+              if (retried) this.faults.update(queue.brokerName, finished - now, true, finished)
+              return failed(
+                new ProducerError({
+                  reason: retried ? "Unreachable" : "Rejected",
+                  topic,
+                  attempts,
+                  ...brokerField(queue, address),
+                  code: response.code,
+                  remark: response.remark
+                })
+              )
+            }
+            this.faults.update(queue.brokerName, finished - now, false, finished)
+            const fields = response.extFields
+            const queueId = Number(fields?.get("queueId") ?? queue.queueId)
+            return Effect.succeed({
+              status,
+              msgId: prepared.msgId,
+              offsetMsgId: fields?.get("msgId") ?? "",
+              queue: Number.isInteger(queueId) && queueId !== queue.queueId
+                ? MessageQueue.make(topic, queue.brokerName, queueId)
+                : queue,
+              queueOffset: BigInt(fields?.get("queueOffset") ?? "0"),
+              transactionId: fields?.get("transactionId"),
+              regionId: fields?.get("MSG_REGION")
             })
-          )
-        }
-        this.faults.update(queue.brokerName, finished - now, false, finished)
-        const fields = response.extFields
-        const queueId = Number(fields?.get("queueId") ?? queue.queueId)
-        const result: Producer.SendResult = {
-          status,
-          msgId: prepared.msgId,
-          offsetMsgId: fields?.get("msgId") ?? "",
-          queue: MessageQueue.make(topic, queue.brokerName, Number.isInteger(queueId) ? queueId : queue.queueId),
-          queueOffset: BigInt(fields?.get("queueOffset") ?? "0"),
-          transactionId: fields?.get("transactionId"),
-          regionId: fields?.get("MSG_REGION")
-        }
-        return result
-      }).pipe(
-        Effect.tapError((error) =>
-          Effect.sync(() => {
-            if (error.reason !== "Timeout") last = error
-            lastBroker = error.brokerName ?? lastBroker
+          }
+        })
+      }
+      const attempt: Effect.Effect<Producer.SendResult | undefined, ProducerError> = Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const remaining = deadline - now
+        if (remaining <= 0) return Effect.fail(timedOut())
+        attempts++
+        const known = this.routes.get(topic)
+        if (known !== undefined) return onRoute(known, now, remaining)
+        return this.routeOf(topic, Duration.millis(remaining)).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => failed(new ProducerError({ ...error, attempts, cause: error.cause })),
+            onSuccess: (info) =>
+              onRoute(info, clock.unsafeCurrentTimeMillis(), deadline - clock.unsafeCurrentTimeMillis())
           })
         )
-      )
-      const retried = options.retry && selection._tag === "RoundRobin" && options.oneway !== true
-        ? attempt.pipe(
-          Effect.retry({ schedule: this.config.retrySchedule, while: (error) => error.reason === "Unreachable" })
-        )
-        : attempt
+      })
+      if (!(options.retry && selection._tag === "RoundRobin" && options.oneway !== true)) return attempt
       // Each step is bounded by what is left of the budget, so a send fails at its deadline with the reason (a
-      // NameServer or broker that cannot be reached: the cause). This bound is the safety net past it, for a
-      // retry schedule that sleeps across the deadline.
-      return yield* retried.pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(Math.max(0, deadline - started) + SAFETY_MARGIN_MILLIS),
-          onTimeout: () =>
-            new ProducerError({
-              reason: "Timeout",
-              topic,
-              attempts,
-              ...(last === undefined ? {} : { address: last.address, brokerName: last.brokerName, cause: last })
-            })
-        })
+      // NameServer or broker that cannot be reached: the cause). Only a failed attempt pays for the schedule.
+      const schedule = this.config.retrySchedule
+      return attempt.pipe(
+        Effect.catchAll((first) =>
+          first.reason !== "Unreachable" ? Effect.fail(first) : Effect.flatMap(Schedule.driver(schedule), (driver) => {
+            const again = (error: ProducerError): Effect.Effect<Producer.SendResult | undefined, ProducerError> =>
+              Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                driver.next(error).pipe(
+                  Effect.timeoutFail({ duration: Duration.millis(Math.max(0, deadline - now)), onTimeout: timedOut }),
+                  Effect.matchEffect({
+                    // The schedule is done: the last failure stands.
+                    onFailure: (stop) => Effect.fail(stop instanceof ProducerError ? stop : error),
+                    onSuccess: () =>
+                      attempt.pipe(
+                        Effect.catchAll((next) => next.reason === "Unreachable" ? again(next) : Effect.fail(next))
+                      )
+                  })
+                ))
+            return again(first)
+          })
+        )
       )
     })
   }
@@ -519,7 +537,10 @@ export const make = (options: Producer.Options) =>
 
     const closedError = (topic: string) => new ProducerError({ reason: "Closed", topic, attempts: 0 })
 
-    /** Runs a send in a slot, the wait for the slot counted in its budget. */
+    /**
+     * Runs a send in a slot: at once when one is free (no timer, no fiber), else after waiting for one within its
+     * budget, the wait counted in it.
+     */
     const guarded = <A, E>(
       topic: string,
       budget: Duration.Duration,
@@ -527,31 +548,44 @@ export const make = (options: Producer.Options) =>
     ): Effect.Effect<A, E | ProducerError> =>
       Effect.suspend(() => {
         if (closed) return Effect.fail(closedError(topic))
-        return Effect.uninterruptibleMask((restore) =>
-          Effect.gen(function*() {
-            const start = yield* Clock.currentTimeMillis
-            yield* restore(
-              slots.take(1).pipe(
-                Effect.timeoutFail({
-                  duration: budget,
-                  onTimeout: () =>
-                    new ProducerError({
-                      reason: "Timeout",
-                      topic,
-                      attempts: 0,
-                      remark: `no room: ${maxInFlight} sends in flight`
-                    })
-                })
-              )
-            )
+        const counted = (remaining: Duration.Duration) =>
+          Effect.suspend(() => {
             running++
-            const now = yield* Clock.currentTimeMillis
-            return yield* restore(body(Duration.millis(Math.max(0, Duration.toMillis(budget) - (now - start))))).pipe(
-              Effect.ensuring(Effect.zipRight(Effect.sync(() => running--), slots.release(1)))
-            )
+            return Effect.ensuring(body(remaining), Effect.sync(() => running--))
           })
+        return slots.withPermitsIfAvailable(1)(counted(budget)).pipe(
+          Effect.flatMap((ran) => ran._tag === "Some" ? Effect.succeed(ran.value) : waitForSlot(topic, budget, counted))
         )
       })
+
+    const waitForSlot = <A, E>(
+      topic: string,
+      budget: Duration.Duration,
+      counted: (remaining: Duration.Duration) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | ProducerError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const start = yield* Clock.currentTimeMillis
+          yield* restore(
+            slots.take(1).pipe(
+              Effect.timeoutFail({
+                duration: budget,
+                onTimeout: () =>
+                  new ProducerError({
+                    reason: "Timeout",
+                    topic,
+                    attempts: 0,
+                    remark: `no room: ${maxInFlight} sends in flight`
+                  })
+              })
+            )
+          )
+          const now = yield* Clock.currentTimeMillis
+          return yield* restore(counted(Duration.millis(Math.max(0, Duration.toMillis(budget) - (now - start))))).pipe(
+            Effect.ensuring(slots.release(1))
+          )
+        })
+      )
 
     const send = (message: Message.Message, sendOptions?: Producer.SendOptions) =>
       guarded(message.topic, budgetOf(sendOptions), (budget) =>
