@@ -19,9 +19,11 @@ import { RemotingCode, RemotingCommand, RemotingJson, RemotingPool } from "@rock
 import type { ConfigurationError } from "@rocketmq-effect/transport/TransportError"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
@@ -160,9 +162,10 @@ const readOptions = (
   })
 }
 
+/** A pulled message waiting to be handed out, with the queue it belongs to. */
 interface Pending {
   readonly entry: Owned
-  readonly delivery: Consumer.Delivery
+  readonly message: StoredMessage.ReceivedMessage
 }
 
 interface Owned {
@@ -478,60 +481,69 @@ export const make = (options: Consumer.Options) =>
         )
       })
 
-    const makeDelivery = (entry: Owned, message: StoredMessage.ReceivedMessage): Consumer.Delivery => {
-      // Counted as processing by `takeDelivery`; settling ends it.
+    /** Acknowledges a message handed out: its offset may be committed. */
+    const ack = ({ entry, message }: Pending) => settle(entry, message.queueOffset)
+
+    /**
+     * Rejects a message handed out: back to the broker, then settled; if it cannot go back, kept unfinished (its
+     * offset is not committed) and handed out again after a pause.
+     */
+    const reject = (pending: Pending): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const { entry, message } = pending
+        if (!entry.pq.holds(message.queueOffset)) return Effect.void
+        return Effect.flatMap(sendBack(message), (back) =>
+          back
+            ? ack(pending)
+            : FiberSet.run(
+              handlers,
+              Effect.sleep(LOCAL_RETRY_DELAY).pipe(
+                Effect.zipRight(Effect.suspend(() =>
+                  entry.pq.holds(message.queueOffset) ? Queue.offer(deliveries, pending) : Effect.void
+                ))
+              )
+            ).pipe(Effect.asVoid))
+      })
+
+    /** `stream`'s face of a message: settled once; counted as processing from `takePending` until then. */
+    const makeDelivery = (pending: Pending): Consumer.Delivery => {
       let settled = false
-      const offset = message.queueOffset
-      const once = (effect: Effect.Effect<void>) =>
+      const once = (settleWith: (pending: Pending) => Effect.Effect<void>) =>
         Effect.suspend(() => {
-          if (settled) return Effect.void
+          if (settled) {
+            return Effect.void
+          }
           settled = true
           processing--
-          return effect
+          return settleWith(pending)
         })
-      return {
-        message,
-        ack: once(settle(entry, offset)),
-        reject: once(
-          Effect.suspend(() => {
-            if (!entry.pq.holds(offset)) return Effect.void
-            return sendBack(message).pipe(
-              Effect.flatMap((back) =>
-                back
-                  ? settle(entry, offset)
-                  // Kept unfinished (its offset is not committed) and handed out again after a pause.
-                  : FiberSet.run(
-                    handlers,
-                    Effect.sleep(LOCAL_RETRY_DELAY).pipe(
-                      Effect.zipRight(Effect.suspend(() =>
-                        entry.pq.holds(offset)
-                          ? Queue.offer(deliveries, { entry, delivery: makeDelivery(entry, message) })
-                          : Effect.void
-                      ))
-                    )
-                  ).pipe(Effect.asVoid)
-              )
-            )
-          })
-        )
-      }
+      return { message: pending.message, ack: once(ack), reject: once(reject) }
     }
 
     /**
-     * The next delivery of a queue still owned; counted as processing from here until settled. Once the consumer
+     * The next message of a queue still owned, counted as processing from here until settled; `onTaken` runs with
+     * it in the same uninterruptible step, so a message taken is never lost to an interruption. Once the consumer
      * closes, nothing more is handed out.
      */
-    const takeDelivery: Effect.Effect<Consumer.Delivery, ConsumerError> = Effect.suspend(
-      function loop(): Effect.Effect<Consumer.Delivery, ConsumerError> {
-        if (closed) return Effect.fail(failure("Closed"))
-        return Effect.flatMap(Queue.take(deliveries), ({ delivery, entry }) => {
-          if (closed) return Effect.fail(failure("Closed"))
-          if (!entry.pq.holds(delivery.message.queueOffset)) return loop()
-          processing++
-          return Effect.succeed(delivery)
+    const takePending = (onTaken?: () => void): Effect.Effect<Pending, ConsumerError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(function loop(): Effect.Effect<Pending, ConsumerError> {
+          if (closed) {
+            return Effect.fail(failure("Closed"))
+          }
+          return Effect.flatMap(restore(Queue.take(deliveries)), (pending) => {
+            if (closed) {
+              return Effect.fail(failure("Closed"))
+            }
+            if (!pending.entry.pq.holds(pending.message.queueOffset)) {
+              return loop()
+            }
+            processing++
+            onTaken?.()
+            return Effect.succeed(pending)
+          })
         })
-      }
-    )
+      )
 
     // ---- pulling ------------------------------------------------------------------------------------------
 
@@ -539,10 +551,14 @@ export const make = (options: Consumer.Options) =>
       sub: Subscription,
       message: StoredMessage.ReceivedMessage
     ): StoredMessage.ReceivedMessage | undefined => {
-      if (!sub.all && (message.tags === undefined || !sub.tags.has(message.tags))) return undefined
+      if (!sub.all && (message.tags === undefined || !sub.tags.has(message.tags))) {
+        return undefined
+      }
       if (message.topic === retryTopic) {
         const original = message.properties.get(Message.Property.RETRY_TOPIC)
-        if (original !== undefined) return { ...message, topic: original }
+        if (original !== undefined) {
+          return { ...message, topic: original }
+        }
       }
       return message
     }
@@ -573,7 +589,9 @@ export const make = (options: Consumer.Options) =>
         const { pq } = entry
         const want = settings.pullBatchSize
         yield* entry.permits.take(want)
-        yield* buffered.take(want).pipe(Effect.onInterrupt(() => entry.permits.release(want)))
+        yield* buffered.take(want).pipe(Effect.onInterrupt(() =>
+          entry.permits.release(want)
+        ))
         let kept = 0
         const delay = yield* Effect.gen(function*() {
           const address = addressOf(pq.queue.brokerName)
@@ -618,7 +636,7 @@ export const make = (options: Consumer.Options) =>
                 const adapted = adapt(entry.subscription, message)
                 if (adapted === undefined) continue
                 offsets.push(message.queueOffset)
-                out.push({ entry, delivery: makeDelivery(entry, adapted) })
+                out.push({ entry, message: adapted })
               }
               kept = out.length
               pq.add(offsets, next ?? pq.next)
@@ -812,38 +830,64 @@ export const make = (options: Consumer.Options) =>
 
     const stream: Stream.Stream<Consumer.Delivery, ConsumerError> = Stream.unwrapScoped(
       Effect.acquireRelease(claim, () => unclaim).pipe(
-        Effect.as(Stream.repeatEffect(takeDelivery))
+        Effect.as(Stream.repeatEffect(Effect.map(takePending(), makeDelivery)))
       )
     )
 
+    /**
+     * `concurrency` worker fibers in the consumer's handler set, each taking a message, running the handler and
+     * settling it: no fiber per message. Interrupting `run` stops idle workers at once and busy ones after their
+     * message; the consumer's close gives busy ones `gracePeriod`.
+     */
     const run = <E, R>(
       handler: (message: StoredMessage.ReceivedMessage) => Effect.Effect<unknown, E, R>,
       runOptions?: Consumer.RunOptions
     ): Effect.Effect<never, ConsumerError, R> =>
       Effect.gen(function*() {
-        const concurrency = runOptions?.concurrency ?? 1
+        const concurrency = Math.max(1, runOptions?.concurrency ?? 1)
         const context = yield* Effect.context<R>()
-        const slots = yield* Effect.makeSemaphore(Math.max(1, concurrency))
         yield* Effect.acquireRelease(claim, () => unclaim)
-        return yield* Effect.forever(
-          Effect.gen(function*() {
-            yield* slots.take(1)
-            const delivery = yield* takeDelivery
-            yield* FiberSet.run(
-              handlers,
-              Effect.exit(Effect.suspend(() => handler(delivery.message))).pipe(
-                Effect.flatMap((exit) =>
-                  Exit.isSuccess(exit)
-                    ? delivery.ack
-                    : Cause.isInterruptedOnly(exit.cause)
-                    ? Effect.void
-                    : delivery.reject
-                ),
-                Effect.ensuring(slots.release(1)),
-                Effect.provide(context)
-              )
+        let stopping = false
+        const failed = yield* Deferred.make<never, ConsumerError>()
+        const workers = Array.from(
+          { length: concurrency },
+          () => ({ idle: true, fiber: undefined as Fiber.RuntimeFiber<void, never> | undefined })
+        )
+        const work = (worker: (typeof workers)[number]): Effect.Effect<void, never, R> =>
+          Effect.suspend(() => {
+            if (stopping) return Effect.void
+            worker.idle = true
+            return takePending(() => (worker.idle = false)).pipe(
+              Effect.matchEffect({
+                onFailure: (error) => Effect.asVoid(Deferred.fail(failed, error)),
+                onSuccess: (pending) =>
+                  Effect.exit(Effect.suspend(() => handler(pending.message))).pipe(
+                    Effect.flatMap((exit) => {
+                      processing--
+                      // A handler that failed, died or interrupted itself rejects its message; the worker's own
+                      // interruption (the close, past its grace period) never gets here.
+                      return Exit.isSuccess(exit) ? ack(pending) : reject(pending)
+                    }),
+                    Effect.zipRight(work(worker))
+                  )
+              })
             )
           })
+        // The handler's context is given to each worker once, not to each message (that costs a FiberRefs copy).
+        for (const worker of workers) {
+          worker.fiber = yield* FiberSet.run(handlers, Effect.provide(work(worker), context))
+        }
+        return yield* Deferred.await(failed).pipe(
+          Effect.onInterrupt(() =>
+            Effect.suspend(() => {
+              stopping = true
+              return Effect.forEach(
+                workers.filter((worker) => worker.idle && worker.fiber !== undefined),
+                (worker) => Fiber.interrupt(worker.fiber!),
+                { discard: true }
+              )
+            })
+          )
         )
       }).pipe(Effect.scoped)
 
