@@ -1,7 +1,8 @@
 // A TypeScript consumer, type-checked (not run) under strict settings with NodeNext and with Bundler
 // resolution: the packages' declarations must hold up under what careful projects use. The consumer test
 // also checks it as `app.cts` (NodeNext only), a CommonJS module reaching the `require` conditions.
-import { ClientError, Consumer, Message, NodeClient, Producer } from "@rocketmq-effect/client"
+import type { ClientError, Message } from "@rocketmq-effect/client"
+import { Consumer, NodeClient, Producer } from "@rocketmq-effect/client"
 import { RemotingClient, RemotingCode, RemotingCommand, RemotingError, RemotingPool } from "@rocketmq-effect/remoting"
 import { ConnectionState, Framing, TestConnector, Transport, TransportError } from "@rocketmq-effect/transport"
 import { NodeConnector, NodeTransport, TransportServer } from "@rocketmq-effect/transport-node"
@@ -69,8 +70,10 @@ export const produce: Effect.Effect<
   Producer.SendResult,
   ClientError.ProducerError | Message.MessageError,
   Producer.Producer
-> = Effect.flatMap(Producer.Producer, (producer) =>
-  producer.send({ topic: "orders", body: new TextEncoder().encode("paid"), tags: "paid", keys: ["42"] }))
+> = Effect.flatMap(
+  Producer.Producer,
+  (producer) => producer.send({ topic: "orders", body: new TextEncoder().encode("paid"), tags: "paid", keys: ["42"] })
+)
 
 export const producerLayer: Layer.Layer<Producer.Producer, TransportError.ConfigurationError> = Producer.layer({
   nameServer: "127.0.0.1:9876"

@@ -230,4 +230,3 @@ export class QueueSelector {
     return this.index
   }
 }
-
