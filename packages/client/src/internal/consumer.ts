@@ -584,97 +584,101 @@ export const make = (options: Consumer.Options) =>
       })
     }
 
+    // The permits are taken and given back in one uninterruptible frame (waits and the pull interruptible), so a
+    // puller interrupted at any point (a revocation, the close) never keeps any: a lost permit would shrink the
+    // consumer's buffer for good.
     const pullOnce = (entry: Owned): Effect.Effect<Duration.Duration | undefined> =>
-      Effect.gen(function*() {
-        const { pq } = entry
-        const want = settings.pullBatchSize
-        yield* entry.permits.take(want)
-        yield* buffered.take(want).pipe(Effect.onInterrupt(() =>
-          entry.permits.release(want)
-        ))
-        let kept = 0
-        const delay = yield* Effect.gen(function*() {
-          const address = addressOf(pq.queue.brokerName)
-          if (address === undefined) return settings.pullBackoff
-          const exit = yield* Effect.exit(
-            pool.invoke(address, pullRequest(entry, want), { timeout: settings.pullTimeout })
-          )
-          if (Exit.isFailure(exit)) {
-            if (!Exit.isInterrupted(exit)) {
-              yield* Effect.logDebug(`pull of ${MessageQueue.key(pq.queue)} failed: ${Cause.pretty(exit.cause)}`)
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const { pq } = entry
+          const want = settings.pullBatchSize
+          yield* restore(entry.permits.take(want))
+          yield* restore(buffered.take(want)).pipe(Effect.onInterrupt(() =>
+            entry.permits.release(want)
+          ))
+          let kept = 0
+          return yield* restore(Effect.gen(function*() {
+            const address = addressOf(pq.queue.brokerName)
+            if (address === undefined) return settings.pullBackoff
+            const exit = yield* Effect.exit(
+              pool.invoke(address, pullRequest(entry, want), { timeout: settings.pullTimeout })
+            )
+            if (Exit.isFailure(exit)) {
+              if (!Exit.isInterrupted(exit)) {
+                yield* Effect.logDebug(`pull of ${MessageQueue.key(pq.queue)} failed: ${Cause.pretty(exit.cause)}`)
+              }
+              return settings.pullBackoff
             }
-            return settings.pullBackoff
-          }
-          const response = exit.value
-          if (pq.dropped) return undefined
-          const fields = response.extFields
-          const nextBegin = fields?.get("nextBeginOffset")
-          const next = nextBegin === undefined ? undefined : BigInt(nextBegin)
-          switch (response.code) {
-            case Response.SUCCESS: {
-              const decoded = yield* Effect.either(
-                StoredMessage.decode(response.body, pq.queue.brokerName).pipe(
-                  Effect.provideService(Compression, compression)
+            const response = exit.value
+            if (pq.dropped) return undefined
+            const fields = response.extFields
+            const nextBegin = fields?.get("nextBeginOffset")
+            const next = nextBegin === undefined ? undefined : BigInt(nextBegin)
+            switch (response.code) {
+              case Response.SUCCESS: {
+                const decoded = yield* Effect.either(
+                  StoredMessage.decode(response.body, pq.queue.brokerName).pipe(
+                    Effect.provideService(Compression, compression)
+                  )
                 )
-              )
-              if (decoded._tag === "Left") {
-                // Said once per queue and offset; the pull is retried after the back-off, so nothing is skipped.
-                const key = MessageQueue.key(pq.queue)
-                if (undecodable.get(key) === pq.next) return settings.pullBackoff
-                undecodable.set(key, pq.next)
+                if (decoded._tag === "Left") {
+                  // Said once per queue and offset; the pull is retried after the back-off, so nothing is skipped.
+                  const key = MessageQueue.key(pq.queue)
+                  if (undecodable.get(key) === pq.next) return settings.pullBackoff
+                  undecodable.set(key, pq.next)
+                  yield* Effect.logWarning(
+                    `consumer group ${group}: a message of ${
+                      MessageQueue.key(pq.queue)
+                    } at offset ${pq.next} cannot be decoded (${decoded.left.message}); retrying`
+                  )
+                  return settings.pullBackoff
+                }
+                const offsets: Array<bigint> = []
+                const out: Array<Pending> = []
+                for (const message of decoded.right) {
+                  if (message.queueOffset < pq.next) continue
+                  const adapted = adapt(entry.subscription, message)
+                  if (adapted === undefined) continue
+                  offsets.push(message.queueOffset)
+                  out.push({ entry, message: adapted })
+                }
+                kept = out.length
+                pq.add(offsets, next ?? pq.next)
+                yield* Queue.offerAll(deliveries, out)
+                return undefined
+              }
+              case Response.PULL_NOT_FOUND:
+              case Response.PULL_RETRY_IMMEDIATELY:
+                if (next !== undefined) pq.skipTo(next)
+                return undefined
+              case Response.PULL_OFFSET_MOVED: {
+                if (next === undefined) return settings.pullBackoff
                 yield* Effect.logWarning(
-                  `consumer group ${group}: a message of ${
+                  `consumer group ${group}: the broker moved the offset of ${
                     MessageQueue.key(pq.queue)
-                  } at offset ${pq.next} cannot be decoded (${decoded.left.message}); retrying`
+                  } from ${pq.next} to ${next}`
+                )
+                const unfinished = pq.unfinished
+                pq.reset(next)
+                yield* release(entry, unfinished)
+                yield* writeOffset(entry)
+                return undefined
+              }
+              case Response.SUBSCRIPTION_NOT_EXIST:
+              case 25: // SUBSCRIPTION_NOT_LATEST
+                yield* Queue.offer(heartbeatTrigger, undefined)
+                return settings.pullBackoff
+              case 215: // FLOW_CONTROL
+                return FLOW_CONTROL_DELAY
+              default:
+                yield* Effect.logDebug(
+                  `pull of ${MessageQueue.key(pq.queue)} answered ${response.code} ${response.remark ?? ""}`
                 )
                 return settings.pullBackoff
-              }
-              const offsets: Array<bigint> = []
-              const out: Array<Pending> = []
-              for (const message of decoded.right) {
-                if (message.queueOffset < pq.next) continue
-                const adapted = adapt(entry.subscription, message)
-                if (adapted === undefined) continue
-                offsets.push(message.queueOffset)
-                out.push({ entry, message: adapted })
-              }
-              kept = out.length
-              pq.add(offsets, next ?? pq.next)
-              yield* Queue.offerAll(deliveries, out)
-              return undefined
             }
-            case Response.PULL_NOT_FOUND:
-            case Response.PULL_RETRY_IMMEDIATELY:
-              if (next !== undefined) pq.skipTo(next)
-              return undefined
-            case Response.PULL_OFFSET_MOVED: {
-              if (next === undefined) return settings.pullBackoff
-              yield* Effect.logWarning(
-                `consumer group ${group}: the broker moved the offset of ${
-                  MessageQueue.key(pq.queue)
-                } from ${pq.next} to ${next}`
-              )
-              const unfinished = pq.unfinished
-              pq.reset(next)
-              yield* release(entry, unfinished)
-              yield* writeOffset(entry)
-              return undefined
-            }
-            case Response.SUBSCRIPTION_NOT_EXIST:
-            case 25: // SUBSCRIPTION_NOT_LATEST
-              yield* Queue.offer(heartbeatTrigger, undefined)
-              return settings.pullBackoff
-            case 215: // FLOW_CONTROL
-              return FLOW_CONTROL_DELAY
-            default:
-              yield* Effect.logDebug(
-                `pull of ${MessageQueue.key(pq.queue)} answered ${response.code} ${response.remark ?? ""}`
-              )
-              return settings.pullBackoff
-          }
-        }).pipe(Effect.ensuring(Effect.suspend(() => release(entry, want - kept))))
-        return delay
-      })
+          })).pipe(Effect.ensuring(Effect.suspend(() => release(entry, want - kept))))
+        })
+      )
 
     const puller = (entry: Owned) =>
       Effect.gen(function*() {
