@@ -80,8 +80,10 @@ describe(NetworkNamespaces.suiteName("RemotingClient over a link that goes silen
         const idle = (cause as { cause?: { reason?: string } } | undefined)?.cause
         assert.strictEqual(idle?.reason, "Idle", cause?.message)
 
-        yield* ns.linkUp
+        // Taken before the link comes back: a SYN retransmitted while `ip` restores the link can connect before
+        // the command returns, and that connection must count.
         const upAt = now()
+        yield* ns.linkUp
         const reconnected = yield* states.next(isConnected(2), upAt, "10 seconds")
         const answer = yield* client.invoke(request(RequestCode.HEART_BEAT, { body: text("after") }))
         assert.strictEqual(readText(answer.body), "after")
@@ -120,8 +122,10 @@ describe(NetworkNamespaces.suiteName("RemotingClient over a link that goes silen
         const droppedAfter = dropped.at - sentAt
         assert.isBelow(droppedAfter, 2750, "at the timeout, before the 5 s idle timeout")
 
-        yield* ns.linkUp
+        // Taken before the link comes back: a SYN retransmitted while `ip` restores the link can connect before
+        // the command returns, and that connection must count.
         const upAt = now()
+        yield* ns.linkUp
         const reconnected = yield* states.next(isConnected(2), upAt, "10 seconds")
         const answer = yield* client.invoke(request(RequestCode.HEART_BEAT, { body: text("after") }))
         assert.strictEqual(answer.code, ResponseCode.SUCCESS)
