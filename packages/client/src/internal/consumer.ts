@@ -43,7 +43,7 @@ import * as StoredMessage from "../StoredMessage.js"
 import * as TopicRoute from "../TopicRoute.js"
 import { OptionReader } from "./options.js"
 import { ProcessQueue } from "./processQueue.js"
-import { makeEngine } from "./producer.js"
+import { makeEngine, unregisterClient } from "./producer.js"
 import { NameServers } from "./routes.js"
 import { every } from "./schedules.js"
 
@@ -268,33 +268,33 @@ export const make = (options: Consumer.Options) =>
 
     // ---- heartbeat ----------------------------------------------------------------------------------------
 
-    const heartbeatBody = () =>
-      new TextEncoder().encode(JSON.stringify({
-        clientID: clientId,
-        producerDataSet: [],
-        consumerDataSet: [{
-          groupName: group,
-          consumeType: "CONSUME_PASSIVELY",
-          messageModel: "CLUSTERING",
-          consumeFromWhere: consumeFromWhere(settings.consumeFrom),
-          unitMode: false,
-          subscriptionDataSet: subscriptions.map((sub) => ({
-            topic: sub.topic,
-            subString: sub.expression,
-            tagsSet: [...sub.tags],
-            codeSet: sub.codes,
-            subVersion,
-            expressionType: "TAG",
-            classFilterMode: false
-          }))
-        }],
-        heartbeatFingerprint: 0,
-        isWithoutSub: false
-      }))
+    // The same every time (the subscriptions and their version do not change): encoded once.
+    const heartbeatBody = new TextEncoder().encode(JSON.stringify({
+      clientID: clientId,
+      producerDataSet: [],
+      consumerDataSet: [{
+        groupName: group,
+        consumeType: "CONSUME_PASSIVELY",
+        messageModel: "CLUSTERING",
+        consumeFromWhere: consumeFromWhere(settings.consumeFrom),
+        unitMode: false,
+        subscriptionDataSet: subscriptions.map((sub) => ({
+          topic: sub.topic,
+          subString: sub.expression,
+          tagsSet: [...sub.tags],
+          codeSet: sub.codes,
+          subVersion,
+          expressionType: "TAG",
+          classFilterMode: false
+        }))
+      }],
+      heartbeatFingerprint: 0,
+      isWithoutSub: false
+    }))
 
     const heartbeatOnce = Effect.suspend(() =>
       Effect.forEach(allBrokers(), (address) =>
-        pool.invoke(address, RemotingCommand.request(Code.HEART_BEAT, { body: heartbeatBody() }), {
+        pool.invoke(address, RemotingCommand.request(Code.HEART_BEAT, { body: heartbeatBody }), {
           timeout: ADMIN_TIMEOUT
         }).pipe(
           Effect.flatMap((response) =>
@@ -779,7 +779,8 @@ export const make = (options: Consumer.Options) =>
 
     // ---- start --------------------------------------------------------------------------------------------
 
-    // Routes, a heartbeat and a first rebalance before `make` returns, as Java's `start` does.
+    // Routes, a heartbeat and a first rebalance before `make` returns, as Java's `start` does. The rebalance
+    // asks for the routes again: the heartbeat is what makes a new group's retry topic on the broker.
     yield* Effect.forEach(subscriptions, (sub) => refreshRoute(sub.topic), { concurrency: "unbounded", discard: true })
     yield* heartbeatOnce
     yield* rebalanceOnce
@@ -813,9 +814,7 @@ export const make = (options: Consumer.Options) =>
         yield* Queue.shutdown(deliveries)
         for (const entry of owned.values()) entry.pq.drop()
         yield* persistAll
-        innerProducer.usedBrokers.clear()
-        for (const address of allBrokers()) innerProducer.usedBrokers.add(address)
-        yield* innerProducer.unregister({ consumerGroup: group })
+        yield* unregisterClient(pool, clientId, allBrokers(), { consumerGroup: group })
         yield* SubscriptionRef.set(assignment, [])
       })
     )

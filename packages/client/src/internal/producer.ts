@@ -456,22 +456,34 @@ export class ProducerEngine {
     })
   }
 
-  /** `UNREGISTER_CLIENT` to every broker used, on connections that are up; failures are ignored. */
+  /** `UNREGISTER_CLIENT` to every broker sends went to. */
   unregister(fields: { readonly producerGroup?: string; readonly consumerGroup?: string }): Effect.Effect<void> {
-    return Effect.forEach(
-      [...this.usedBrokers],
-      (address) =>
-        Effect.ignore(this.pool.invoke(
-          address,
-          RemotingCommand.request(RemotingCode.RequestCode.UNREGISTER_CLIENT, {
-            extFields: { clientID: this.config.clientId, ...fields }
-          }),
-          { timeout: UNREGISTER_TIMEOUT, awaitConnection: false }
-        )),
-      { concurrency: "unbounded", discard: true }
-    )
+    return unregisterClient(this.pool, this.config.clientId, this.usedBrokers, fields)
   }
 }
+
+/**
+ * `UNREGISTER_CLIENT` for `clientId` to each of `addresses`, on connections that are up (a broker that is down
+ * has dropped the client with its connection); failures are ignored.
+ */
+export const unregisterClient = (
+  pool: RemotingPool.RemotingPoolService,
+  clientId: string,
+  addresses: Iterable<string>,
+  fields: { readonly producerGroup?: string; readonly consumerGroup?: string }
+): Effect.Effect<void> =>
+  Effect.forEach(
+    [...addresses],
+    (address) =>
+      Effect.ignore(pool.invoke(
+        address,
+        RemotingCommand.request(RemotingCode.RequestCode.UNREGISTER_CLIENT, {
+          extFields: { clientID: clientId, ...fields }
+        }),
+        { timeout: UNREGISTER_TIMEOUT, awaitConnection: false }
+      )),
+    { concurrency: "unbounded", discard: true }
+  )
 
 export const makeEngine = (
   pool: RemotingPool.RemotingPoolService,
