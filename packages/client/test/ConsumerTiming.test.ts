@@ -6,25 +6,20 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RequestCode, ResponseCode } from "@rocketmq-effect/remoting/RemotingCode"
 import { eventually } from "@rocketmq-effect/test-kit/Eventually"
-import type { Connector } from "@rocketmq-effect/transport/Connector"
-import type * as TestConnector from "@rocketmq-effect/transport/TestConnector"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as TestClock from "effect/TestClock"
-import * as ClientHost from "../src/ClientHost.js"
-import type { Compression } from "../src/Compression.js"
 import * as Consumer from "../src/Consumer.js"
 import * as MessageQueue from "../src/MessageQueue.js"
-import * as NodeCompression from "../src/NodeCompression.js"
+import { withClusterOf } from "./ClientTiming.js"
 import * as FakeCluster from "./FakeCluster.js"
 
 const NS = "127.0.0.1:9876"
@@ -33,22 +28,8 @@ const BROKER_B = "127.0.0.1:10921"
 const GROUP = "cg"
 const RETRY = `%RETRY%${GROUP}`
 
-type Env = FakeCluster.FakeCluster | TestConnector.TestPeer | Connector | Compression | ClientHost.ClientHost
-
 /** Runs `body` with a cluster, compression and host; the body's scope (its consumers) closes before the cluster. */
-const withCluster =
-  (options: FakeCluster.Options = { topics: { TopicTest: 1 } }) =>
-  <A, E>(body: Effect.Effect<A, E, Env | Scope.Scope>): Effect.Effect<A, E> =>
-    body.pipe(
-      Effect.scoped,
-      Effect.provide(
-        Layer.mergeAll(
-          FakeCluster.layerTest(options),
-          NodeCompression.layer,
-          ClientHost.layer({ ip: "10.0.0.1", pid: 4242 })
-        )
-      )
-    )
+const withCluster = withClusterOf({ topics: { TopicTest: 1 } })
 
 const options = (extra: Partial<Consumer.Options> = {}): Consumer.Options => ({
   nameServer: NS,

@@ -4,23 +4,18 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RequestCode, ResponseCode } from "@rocketmq-effect/remoting/RemotingCode"
-import type { Connector } from "@rocketmq-effect/transport/Connector"
-import type * as TestConnector from "@rocketmq-effect/transport/TestConnector"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import type { ProducerError } from "../src/ClientError.js"
-import * as ClientHost from "../src/ClientHost.js"
-import type { Compression } from "../src/Compression.js"
 import type * as Message from "../src/Message.js"
-import * as NodeCompression from "../src/NodeCompression.js"
 import * as Producer from "../src/Producer.js"
+import { withClusterOf } from "./ClientTiming.js"
 import * as FakeCluster from "./FakeCluster.js"
 
 const NS = "127.0.0.1:9876"
@@ -33,22 +28,8 @@ const TWO_BROKERS: FakeCluster.Options = {
 const MESSAGE_ILLEGAL = 13
 const FLUSH_DISK_TIMEOUT = 10
 
-type Env = FakeCluster.FakeCluster | TestConnector.TestPeer | Connector | Compression | ClientHost.ClientHost
-
 /** Runs `body` with a cluster, compression and host; the body's scope (its producers) closes before the cluster. */
-const withCluster =
-  (options: FakeCluster.Options = { topics: { TopicTest: 4 } }) =>
-  <A, E>(body: Effect.Effect<A, E, Env | Scope.Scope>): Effect.Effect<A, E> =>
-    body.pipe(
-      Effect.scoped,
-      Effect.provide(
-        Layer.mergeAll(
-          FakeCluster.layerTest(options),
-          NodeCompression.layer,
-          ClientHost.layer({ ip: "10.0.0.1", pid: 4242 })
-        )
-      )
-    )
+const withCluster = withClusterOf({ topics: { TopicTest: 4 } })
 
 const message = (body = "hello", topic = "TopicTest") => ({ topic, body: new TextEncoder().encode(body) })
 
